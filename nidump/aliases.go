@@ -91,9 +91,21 @@ func (r *AliasReader) Next() (Alias, error) {
 			r.pending += " " + strings.TrimLeft(text, " \t")
 		default:
 			a, ok, err := r.flush()
-			r.pending, r.start = text, r.line
-			if err != nil || ok {
+			if err != nil {
 				return a, err
+			}
+			// A bad name is reported now, not when the entry ends: a
+			// command that prints it may go on for a long time.
+			if _, _, err := splitName(text); err != nil {
+				r.err = r.errorf(r.line, "%v", err)
+				if ok {
+					return a, nil
+				}
+				return Alias{}, r.err
+			}
+			r.pending, r.start = text, r.line
+			if ok {
+				return a, nil
 			}
 		}
 	}
@@ -147,36 +159,45 @@ func (r *AliasReader) errorf(line int, format string, args ...any) error {
 // `name: member, member, ...`. A name holding ':' must be double-quoted.
 // The entry may have no members.
 func ParseAliasLine(text string) (Alias, error) {
-	var name, rest string
-	if strings.HasPrefix(text, `"`) {
-		end := closingQuote(text, 0)
-		if end < 0 {
-			return Alias{}, errors.New(`alias name has an opening '"' with no closing '"'`)
-		}
-		name = text[:end+1]
-		rest = strings.TrimLeft(text[end+1:], " \t")
-		if !strings.HasPrefix(rest, ":") {
-			return Alias{}, fmt.Errorf("missing ':' after the alias name %s", name)
-		}
-		rest = rest[1:]
-	} else {
-		var found bool
-		name, rest, found = strings.Cut(text, ":")
-		if !found {
-			return Alias{}, fmt.Errorf("missing ':' after the alias name in %q: an alias is `name: member, member`", truncate(text))
-		}
-		// The line starts with neither a space nor a tab (that would be a
-		// continuation), so only the end needs trimming.
-		name = strings.TrimRight(name, " \t")
-	}
-	if name == "" || name == `""` {
-		return Alias{}, fmt.Errorf("empty alias name in %q", truncate(text))
+	name, rest, err := splitName(text)
+	if err != nil {
+		return Alias{}, err
 	}
 	members, err := SplitMembers(rest)
 	if err != nil {
 		return Alias{}, fmt.Errorf("alias %s: %w", name, err)
 	}
 	return Alias{Name: name, Members: members}, nil
+}
+
+// splitName splits an entry into its name and the member list after the
+// colon.
+func splitName(text string) (name, rest string, err error) {
+	if strings.HasPrefix(text, `"`) {
+		end := closingQuote(text, 0)
+		if end < 0 {
+			return "", "", errors.New(`alias name has an opening '"' with no closing '"'`)
+		}
+		name = text[:end+1]
+		rest = strings.TrimLeft(text[end+1:], " \t")
+		if !strings.HasPrefix(rest, ":") {
+			return "", "", fmt.Errorf("missing ':' after the alias name %s", name)
+		}
+		rest = rest[1:]
+	} else {
+		var found bool
+		name, rest, found = strings.Cut(text, ":")
+		if !found {
+			return "", "", fmt.Errorf("missing ':' after the alias name in %q: an alias is `name: member, member`", truncate(text))
+		}
+		// The line starts with neither a space nor a tab (that would be a
+		// continuation), so only the end needs trimming.
+		name = strings.TrimRight(name, " \t")
+	}
+	if name == "" || name == `""` {
+		return "", "", fmt.Errorf("empty alias name in %q", truncate(text))
+	}
+	return name, rest, nil
 }
 
 // SplitMembers splits a member list on commas outside double quotes, trims

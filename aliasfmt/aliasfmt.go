@@ -80,25 +80,46 @@ func NewStripper(opts Options) (*Stripper, error) {
 // IsServer reports whether host names one of the mail servers.
 func (s *Stripper) IsServer(host string) bool {
 	host = strings.TrimSuffix(host, ".")
-	label, _, _ := strings.Cut(host, ".")
+	label := host
+	if i := strings.IndexByte(host, '.'); i >= 0 {
+		label = host[:i]
+	}
+	match := false
 	for _, n := range s.short {
-		if strings.EqualFold(label, n) {
-			return true
+		if len(label) == len(n) && strings.EqualFold(label, n) {
+			match = true
+			break
 		}
 	}
 	for _, n := range s.qualify {
-		if strings.EqualFold(host, n) {
-			return true
+		if !match && len(host) == len(n) && strings.EqualFold(host, n) {
+			match = true
 		}
 	}
-	return false
+	// A host with spaces or angle brackets is not a plain host name (a
+	// display name or a route): never a server.
+	if !match {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		switch host[i] {
+		case ' ', '\t', '<', '>':
+			return false
+		}
+	}
+	return true
 }
 
 // RoutingLocal returns the local part of member when it is a plain address
 // local@SERVER with SERVER a mail server. Programs, files, includes and
 // quoted members are never routing members.
 func (s *Stripper) RoutingLocal(member string) (string, bool) {
-	if member == "" || strings.ContainsAny(member[:1], `|/"`) || strings.HasPrefix(member, ":include:") {
+	if member == "" {
+		return "", false
+	}
+	switch member[0] {
+	case '|', '/', '"', ':':
+		// A program, a file, a quoted local part or :include:.
 		return "", false
 	}
 	at := strings.LastIndexByte(member, '@')
@@ -106,7 +127,7 @@ func (s *Stripper) RoutingLocal(member string) (string, bool) {
 		return "", false
 	}
 	local, host := member[:at], member[at+1:]
-	if strings.ContainsAny(host, " \t<>") || !s.IsServer(host) {
+	if !s.IsServer(host) {
 		return "", false
 	}
 	return local, true
@@ -128,24 +149,31 @@ func (s *Stripper) Apply(a nidump.Alias) (nidump.Alias, Action) {
 	if len(s.short)+len(s.qualify) == 0 {
 		return a, Kept
 	}
+	var members []string // the rewritten members, once one is routing
 	routing := 0
-	for _, m := range a.Members {
-		if _, ok := s.RoutingLocal(m); ok {
-			routing++
+	for i, m := range a.Members {
+		local, ok := s.RoutingLocal(m)
+		if !ok {
+			if members != nil {
+				members[i] = m
+			}
+			continue
 		}
+		if s.mode == Grep {
+			return a, Stripped
+		}
+		routing++
+		if members == nil {
+			members = make([]string, len(a.Members))
+			copy(members, a.Members[:i])
+		}
+		members[i] = local
 	}
 	switch {
 	case routing == 0:
 		return a, Kept
-	case s.mode == Grep || routing == len(a.Members):
+	case routing == len(a.Members):
 		return a, Stripped
-	}
-	members := make([]string, len(a.Members))
-	for i, m := range a.Members {
-		if local, ok := s.RoutingLocal(m); ok {
-			m = local
-		}
-		members[i] = m
 	}
 	a.Members = members
 	return a, Rewritten
@@ -211,22 +239,68 @@ func (w *Writer) Stats() Stats { return w.stats }
 // them as opts say and writes them to w in input order (see Writer). name
 // labels parse errors. It stops at the first malformed entry; what was
 // written before it must then be discarded.
+//
+// Reading and writing run concurrently: one goroutine parses batches of
+// entries while the caller's goroutine strips and writes the batch before.
 func Format(r io.Reader, w io.Writer, name string, opts Options, stripped func(nidump.Alias)) (Stats, error) {
 	aw, err := NewWriter(w, opts, stripped)
 	if err != nil {
 		return Stats{}, err
 	}
-	ar := nidump.NewAliasReader(r, name)
-	for {
-		a, err := ar.Next()
-		if err == io.EOF {
-			return aw.Stats(), aw.Flush()
-		}
-		if err != nil {
-			return aw.Stats(), err
-		}
-		if err := aw.Write(a); err != nil {
-			return aw.Stats(), err
-		}
+	const batchSize, inFlight = 256, 4
+	full := make(chan []nidump.Alias, inFlight)
+	free := make(chan []nidump.Alias, inFlight+2)
+	for range inFlight + 2 {
+		free <- make([]nidump.Alias, 0, batchSize)
 	}
+	done := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(full)
+		ar := nidump.NewAliasReader(r, name)
+		batch := <-free
+		for {
+			a, err := ar.Next()
+			if err != nil {
+				if err != io.EOF {
+					readErr = err
+				}
+				break
+			}
+			batch = append(batch, a)
+			if len(batch) == batchSize {
+				select {
+				case full <- batch:
+				case <-done:
+					return
+				}
+				select {
+				case batch = <-free:
+				case <-done:
+					return
+				}
+			}
+		}
+		if len(batch) > 0 {
+			select {
+			case full <- batch:
+			case <-done:
+			}
+		}
+	}()
+	defer close(done)
+	for batch := range full {
+		for i := range batch {
+			if err := aw.Write(batch[i]); err != nil {
+				return aw.Stats(), err
+			}
+			batch[i] = nidump.Alias{}
+		}
+		free <- batch[:0]
+	}
+	// full is closed: the reader is done, and readErr is set.
+	if readErr != nil {
+		return aw.Stats(), readErr
+	}
+	return aw.Stats(), aw.Flush()
 }

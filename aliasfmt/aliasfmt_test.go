@@ -2,6 +2,8 @@ package aliasfmt_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -106,3 +108,19 @@ func TestBadOptions(t *testing.T) {
 		t.Error("a server name with @ was accepted")
 	}
 }
+
+// A write error stops Format, and its reading goroutine, at once.
+func TestFormatWriteError(t *testing.T) {
+	var in strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&in, "a%d: b,c\n", i)
+	}
+	_, err := aliasfmt.Format(strings.NewReader(in.String()), failingWriter{}, "", aliasfmt.Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

@@ -19,7 +19,7 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type fixture struct {
-	t                       *testing.T
+	t                         *testing.T
 	dir, people, pw, al, pics string
 }
 

@@ -2,6 +2,7 @@ package nidump
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ type AliasReader struct {
 	s       *bufio.Scanner
 	name    string
 	line    int    // physical lines read so far
-	pending string // start of the entry being joined
+	pending []byte // the entry being joined
 	start   int    // its line number; 0 when no entry is pending
 	dropped []Alias
 	err     error
@@ -77,7 +78,7 @@ func (r *AliasReader) Next() (Alias, error) {
 			break
 		}
 		switch {
-		case strings.TrimSpace(text) == "":
+		case len(bytes.TrimSpace(text)) == 0:
 			if a, ok, err := r.flush(); err != nil || ok {
 				return a, err
 			}
@@ -88,7 +89,8 @@ func (r *AliasReader) Next() (Alias, error) {
 				r.err = r.errorf(r.line, "continuation line (it starts with a space or tab) with no alias before it: remove the indentation, or the blank line above it")
 				return Alias{}, r.err
 			}
-			r.pending += " " + strings.TrimLeft(text, " \t")
+			r.pending = append(r.pending, ' ')
+			r.pending = append(r.pending, bytes.TrimLeft(text, " \t")...)
 		default:
 			a, ok, err := r.flush()
 			if err != nil {
@@ -96,14 +98,15 @@ func (r *AliasReader) Next() (Alias, error) {
 			}
 			// A bad name is reported now, not when the entry ends: a
 			// command that prints it may go on for a long time.
-			if _, _, err := splitName(text); err != nil {
+			if err := checkName(text); err != nil {
 				r.err = r.errorf(r.line, "%v", err)
 				if ok {
 					return a, nil
 				}
 				return Alias{}, r.err
 			}
-			r.pending, r.start = text, r.line
+			r.pending = append(r.pending[:0], text...)
+			r.start = r.line
 			if ok {
 				return a, nil
 			}
@@ -119,15 +122,26 @@ func (r *AliasReader) Next() (Alias, error) {
 	return Alias{}, io.EOF
 }
 
-func (r *AliasReader) scan() (string, bool) {
+// scan returns the next physical line without its line ending. The bytes
+// are valid until the next call.
+func (r *AliasReader) scan() ([]byte, bool) {
 	if !r.s.Scan() {
 		if err := r.s.Err(); err != nil {
 			r.err = r.errorf(r.line+1, "%v", err)
 		}
-		return "", false
+		return nil, false
 	}
 	r.line++
-	return strings.TrimSuffix(r.s.Text(), "\r"), true
+	return bytes.TrimSuffix(r.s.Bytes(), []byte{'\r'}), true
+}
+
+// checkName reports a malformed name at the start of an entry line.
+func checkName(text []byte) error {
+	if text[0] == '"' || bytes.IndexByte(text, ':') < 0 {
+		_, _, err := splitName(string(text))
+		return err
+	}
+	return nil
 }
 
 // flush parses the pending entry. ok is false when there was none, or it
@@ -136,8 +150,8 @@ func (r *AliasReader) flush() (a Alias, ok bool, err error) {
 	if r.start == 0 {
 		return Alias{}, false, nil
 	}
-	text, line := r.pending, r.start
-	r.pending, r.start = "", 0
+	text, line := string(r.pending), r.start
+	r.pending, r.start = r.pending[:0], 0
 	a, err = ParseAliasLine(text)
 	if err != nil {
 		r.err = r.errorf(line, "%v", err)
@@ -204,27 +218,70 @@ func splitName(text string) (name, rest string, err error) {
 // each member and drops empty ones. Inside quotes a backslash escapes the
 // next character.
 func SplitMembers(s string) ([]string, error) {
+	if strings.IndexByte(s, '"') < 0 {
+		// No quotes (nidump never writes any): every comma splits.
+		return splitPlain(s), nil
+	}
 	var out []string
 	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
+	for i := 0; i < len(s); {
+		j := strings.IndexAny(s[i:], `",`)
+		if j < 0 {
+			break
+		}
+		i += j
+		if s[i] == '"' {
 			end := closingQuote(s, i)
 			if end < 0 {
 				return nil, fmt.Errorf(`member %q has an opening '"' with no closing '"'`, truncate(strings.TrimSpace(s[start:])))
 			}
-			i = end
-		case ',':
-			if m := strings.TrimSpace(s[start:i]); m != "" {
+			i = end + 1
+			continue
+		}
+		if m := strings.TrimSpace(s[start:i]); m != "" {
+			out = append(out, m)
+		}
+		i++
+		start = i
+	}
+	if m := strings.TrimSpace(s[start:]); m != "" {
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// splitPlain splits on every comma in one pass, into a slice of the exact
+// size.
+func splitPlain(s string) []string {
+	var scratch [64]string
+	out := scratch[:0]
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			if m := trimSpace(s[start:i]); m != "" {
 				out = append(out, m)
 			}
 			start = i + 1
 		}
 	}
-	if m := strings.TrimSpace(s[start:]); m != "" {
+	if m := trimSpace(s[start:]); m != "" {
 		out = append(out, m)
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil
+	}
+	return append([]string(nil), out...)
+}
+
+// trimSpace is strings.TrimSpace for the common case of no space at all.
+func trimSpace(s string) string {
+	if len(s) > 0 && s[0] > ' ' && s[len(s)-1] > ' ' && s[0] < 0x80 && s[len(s)-1] < 0x80 {
+		return s
+	}
+	return strings.TrimSpace(s)
 }
 
 // closingQuote returns the index of the '"' closing the one at open, or -1.

@@ -1,0 +1,44 @@
+# peoplesync: `make demo` and `make test` do all the set-up a fresh clone needs.
+GO      ?= go
+BIN     := bin/peoplesync
+PREFIX  ?= /usr/local
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build demo test lint bench fuzz install clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/peoplesync
+
+# Run the maildb job on the bundled example domain (examples/domain) into a
+# scratch People directory (demo/People), and show what it wrote and stripped.
+demo: build
+	@rm -rf demo
+	$(BIN) --config examples/demo.toml --log-level warn run-once maildb
+	@echo; echo "== demo/People/aliases =="; cat demo/People/aliases
+	@echo; echo "== demo/People/passwd (password hashes redacted) =="; cat demo/People/passwd
+	@echo; echo "== demo/People =="; ls -l demo/People
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+lint: test
+	$(GO) run $(STATICCHECK) ./...
+
+# Side-by-side benchmarks against the tools an admin would use instead.
+bench:
+	$(GO) run ./internal/bench/aliasfmt
+
+# A short fuzzing session for each parser (the seed corpus runs in `make test`).
+fuzz:
+	$(GO) test ./nidump -run '^$$' -fuzz FuzzAliases -fuzztime 60s
+	$(GO) test ./nidump -run '^$$' -fuzz FuzzPasswd -fuzztime 60s
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/peoplesync
+	install -D -m 0644 examples/peoplesync.toml $(DESTDIR)/etc/peoplesync/peoplesync.toml.example
+
+clean:
+	rm -rf bin demo

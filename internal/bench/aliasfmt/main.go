@@ -1,0 +1,123 @@
+// Command aliasfmt-bench times `peoplesync aliasfmt` on a generated
+// 1,000,000-entry wrapped `nidump aliases` dump, side by side in the same
+// run with the pipeline an admin would write instead: an awk join of
+// nidump's continuation lines followed by the article's grep -v filters.
+// It prints both times (median of several runs), the ratio and
+// peoplesync's peak RSS.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/peoplesync/peoplesync/internal/nidumpgen"
+)
+
+// The pipeline a user would write: join continuation lines (a line that
+// starts with a tab continues the previous one), then the article's
+// grep -v per mail server.
+const awkJoin = `/^\t/ { sub(/^\t/, ""); line = line $0; next } { if (NR > 1) print line; line = $0 } END { print line }`
+
+func main() {
+	entries := flag.Int("entries", 1_000_000, "alias entries in the generated dump")
+	runs := flag.Int("runs", 3, "runs of each command (the median is reported)")
+	flag.Parse()
+	if err := run(*entries, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "aliasfmt-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(entries, runs int) error {
+	dir, err := os.MkdirTemp("", "peoplesync-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "peoplesync")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/peoplesync").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	dump := filepath.Join(dir, "aliases.nidump")
+	f, err := os.Create(dump)
+	if err != nil {
+		return err
+	}
+	// Two aliases per user plus lists of 60 members (wrapped over ~12 lines).
+	lists := entries / 20
+	users := (entries - lists) / 2
+	n, err := nidumpgen.Domain{Users: users, Lists: lists, Members: 60, Servers: []string{"earth", "venus"}}.WriteAliases(f)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	fi, _ := os.Stat(dump)
+	lines, _ := countLines(dump)
+	fmt.Printf("input: %d entries, %d lines, %.1f MB of wrapped nidump aliases output\n\n", n, lines, float64(fi.Size())/1e6)
+
+	pipeline := fmt.Sprintf(`awk '%s' %s | grep -v "@earth" | grep -v "@venus" > %s/awk.out`, awkJoin, dump, dir)
+	ours := fmt.Sprintf(`%s aliasfmt --mail-server earth --mail-server venus < %s > %s/peoplesync.out`, bin, dump, dir)
+
+	var tAwk, tOurs []time.Duration
+	var rss int64
+	for i := 0; i < runs; i++ {
+		d, _, err := timeShell(pipeline)
+		if err != nil {
+			return fmt.Errorf("awk pipeline: %w", err)
+		}
+		tAwk = append(tAwk, d)
+		d, r, err := timeShell(ours)
+		if err != nil {
+			return fmt.Errorf("peoplesync: %w", err)
+		}
+		tOurs = append(tOurs, d)
+		rss = max(rss, r)
+	}
+	a, o := median(tAwk), median(tOurs)
+	fmt.Printf("%-58s %10s\n", "command", "median")
+	fmt.Printf("%-58s %10s\n", "awk join | grep -v @earth | grep -v @venus", a.Round(time.Millisecond))
+	fmt.Printf("%-58s %10s\n", "peoplesync aliasfmt --mail-server earth --mail-server venus", o.Round(time.Millisecond))
+	fmt.Printf("\nratio peoplesync/pipeline: %.2f (target <= 0.50)\n", o.Seconds()/a.Seconds())
+	fmt.Printf("peoplesync peak RSS: %.1f MB (target < 64 MB)\n", float64(rss)/1024)
+	ol, _ := countLines(filepath.Join(dir, "peoplesync.out"))
+	al, _ := countLines(filepath.Join(dir, "awk.out"))
+	fmt.Printf("output lines: peoplesync %d, pipeline %d (the pipeline drops every list with a user@server member; peoplesync keeps them with members made local)\n", ol, al)
+	return nil
+}
+
+// timeShell runs a shell command and returns its wall time and the peak
+// RSS (KiB) of the biggest process it ran.
+func timeShell(script string) (time.Duration, int64, error) {
+	cmd := exec.Command("/bin/sh", "-c", "exec "+script)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, 0, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return d, rss, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func countLines(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	return bytes.Count(b, []byte{'\n'}), err
+}

@@ -24,6 +24,18 @@ type Config struct {
 	File   string
 	Source Source
 	People People
+
+	SSH     SSH
+	Servers []Server
+	Sync    Sync
+
+	// StateDir keeps run history and locks.
+	StateDir string
+	// Jobs in config order; the built-in maildb and sync when the config
+	// has no [jobs] table.
+	Jobs    []Job
+	Daemon  Daemon
+	Metrics Metrics
 }
 
 // Source says where the mail domain's passwd and aliases come from.
@@ -90,6 +102,19 @@ func Parse(path string, data []byte) (*Config, error) {
 	c := &Config{File: path}
 	c.Source = d.source(d.sub(root, "source"))
 	c.People = d.people(d.sub(root, "people"))
+	c.SSH = d.ssh(d.sub(root, "ssh"))
+	c.Servers = d.servers(d.tables(root, "server"))
+	c.Sync = d.syncSection(d.sub(root, "sync"))
+	c.StateDir = DefaultStateDir
+	d.path(root, "state_dir", &c.StateDir)
+	c.Jobs = d.jobs(root)
+	c.Daemon = d.daemon(d.sub(root, "daemon"))
+	c.Metrics = d.metrics(d.sub(root, "metrics"))
+	if c.People.MailServers == nil {
+		for _, s := range c.Servers {
+			c.People.MailServers = append(c.People.MailServers, s.Name)
+		}
+	}
 	d.unknown(root)
 	if len(d.probs) > 0 {
 		sort.SliceStable(d.probs, func(i, j int) bool { return d.probs[i].Line < d.probs[j].Line })

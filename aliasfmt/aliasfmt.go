@@ -64,6 +64,7 @@ func NewStripper(opts Options) (*Stripper, error) {
 	}
 	s := &Stripper{mode: mode}
 	for _, name := range opts.MailServers {
+		// Stored lower case: equalFold compares against them.
 		name = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
 		switch {
 		case name == "" || strings.ContainsAny(name, "@ \t,:\""):
@@ -78,29 +79,39 @@ func NewStripper(opts Options) (*Stripper, error) {
 }
 
 // IsServer reports whether host names one of the mail servers.
-func (s *Stripper) IsServer(host string) bool {
-	host = strings.TrimSuffix(host, ".")
+func (s *Stripper) IsServer(host string) bool { return isServer(s, host) }
+
+// text is what the matching works on: entries as strings, or raw bytes.
+type text interface{ ~string | ~[]byte }
+
+func isServer[T text](s *Stripper, host T) bool {
+	if n := len(host); n > 0 && host[n-1] == '.' {
+		host = host[:n-1]
+	}
 	label := host
-	if i := strings.IndexByte(host, '.'); i >= 0 {
-		label = host[:i]
+	for i := 0; i < len(host); i++ {
+		if host[i] == '.' {
+			label = host[:i]
+			break
+		}
 	}
 	match := false
 	for _, n := range s.short {
-		if len(label) == len(n) && strings.EqualFold(label, n) {
+		if equalFold(label, n) {
 			match = true
 			break
 		}
 	}
 	for _, n := range s.qualify {
-		if !match && len(host) == len(n) && strings.EqualFold(host, n) {
+		if !match && equalFold(host, n) {
 			match = true
 		}
 	}
-	// A host with spaces or angle brackets is not a plain host name (a
-	// display name or a route): never a server.
 	if !match {
 		return false
 	}
+	// A host with spaces or angle brackets is not a plain host name (a
+	// display name or a route): never a server.
 	for i := 0; i < len(host); i++ {
 		switch host[i] {
 		case ' ', '\t', '<', '>':
@@ -110,27 +121,80 @@ func (s *Stripper) IsServer(host string) bool {
 	return true
 }
 
+// equalFold compares a with lower, which is already lower case, ignoring
+// ASCII case.
+func equalFold[T text](a T, lower string) bool {
+	if len(a) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // RoutingLocal returns the local part of member when it is a plain address
 // local@SERVER with SERVER a mail server. Programs, files, includes and
 // quoted members are never routing members.
-func (s *Stripper) RoutingLocal(member string) (string, bool) {
-	if member == "" {
-		return "", false
+func (s *Stripper) RoutingLocal(member string) (string, bool) { return routingLocal(s, member) }
+
+func routingLocal[T text](s *Stripper, member T) (T, bool) {
+	var none T
+	if len(member) == 0 {
+		return none, false
 	}
 	switch member[0] {
 	case '|', '/', '"', ':':
 		// A program, a file, a quoted local part or :include:.
-		return "", false
+		return none, false
 	}
-	at := strings.LastIndexByte(member, '@')
-	if at <= 0 || at == len(member)-1 {
-		return "", false
+	at := -1
+	for i := len(member) - 1; i >= 0; i-- {
+		if member[i] == '@' {
+			at = i
+			break
+		}
 	}
-	local, host := member[:at], member[at+1:]
-	if !s.IsServer(host) {
-		return "", false
+	if at <= 0 || at == len(member)-1 || !isServer(s, member[at+1:]) {
+		return none, false
 	}
-	return local, true
+	return member[:at], true
+}
+
+// decide says what to do with an entry's members: Kept, Stripped, or
+// Rewritten. For Rewritten, local[i] is the length of member i's local
+// part when it is a routing member, and -1 otherwise.
+func decide[T text](s *Stripper, members []T, local []int) (Action, []int) {
+	local = local[:0]
+	if len(s.short)+len(s.qualify) == 0 {
+		return Kept, local
+	}
+	routing := 0
+	for _, m := range members {
+		l, ok := routingLocal(s, m)
+		if !ok {
+			local = append(local, -1)
+			continue
+		}
+		if s.mode == Grep {
+			return Stripped, local
+		}
+		local = append(local, len(l))
+		routing++
+	}
+	switch routing {
+	case 0:
+		return Kept, local
+	case len(members):
+		return Stripped, local
+	}
+	return Rewritten, local
 }
 
 // Action is what Apply did to an entry.
@@ -146,34 +210,17 @@ const (
 // Apply returns the entry to write and what was done to it. a is never
 // modified.
 func (s *Stripper) Apply(a nidump.Alias) (nidump.Alias, Action) {
-	if len(s.short)+len(s.qualify) == 0 {
-		return a, Kept
+	var buf [16]int
+	action, local := decide(s, a.Members, buf[:0])
+	if action != Rewritten {
+		return a, action
 	}
-	var members []string // the rewritten members, once one is routing
-	routing := 0
+	members := make([]string, len(a.Members))
 	for i, m := range a.Members {
-		local, ok := s.RoutingLocal(m)
-		if !ok {
-			if members != nil {
-				members[i] = m
-			}
-			continue
+		if local[i] >= 0 {
+			m = m[:local[i]]
 		}
-		if s.mode == Grep {
-			return a, Stripped
-		}
-		routing++
-		if members == nil {
-			members = make([]string, len(a.Members))
-			copy(members, a.Members[:i])
-		}
-		members[i] = local
-	}
-	switch {
-	case routing == 0:
-		return a, Kept
-	case routing == len(a.Members):
-		return a, Stripped
+		members[i] = m
 	}
 	a.Members = members
 	return a, Rewritten
@@ -195,6 +242,7 @@ type Writer struct {
 	stripped func(nidump.Alias)
 	stats    Stats
 	line     []byte
+	local    []int // decide's scratch
 }
 
 // NewWriter returns a Writer to w. stripped, if not nil, is called with each
@@ -235,72 +283,71 @@ func (w *Writer) Flush() error { return w.bw.Flush() }
 // Stats returns the counts so far.
 func (w *Writer) Stats() Stats { return w.stats }
 
+// writeRaw strips and writes one entry read by AliasReader.NextRaw,
+// without allocating.
+func (w *Writer) writeRaw(a *nidump.RawAlias) error {
+	w.stats.Read++
+	var action Action
+	action, w.local = decide(w.s, a.Members, w.local)
+	switch action {
+	case Stripped:
+		w.stats.Stripped++
+		if w.stripped != nil {
+			w.stripped(rawToAlias(a))
+		}
+		return nil
+	case Rewritten:
+		w.stats.Rewritten++
+	}
+	b := append(w.line[:0], a.Name...)
+	b = append(b, ':', ' ')
+	for i, m := range a.Members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if action == Rewritten && w.local[i] >= 0 {
+			m = m[:w.local[i]]
+		}
+		b = append(b, m...)
+	}
+	b = append(b, '\n')
+	w.line = b
+	if _, err := w.bw.Write(b); err != nil {
+		return err
+	}
+	w.stats.Written++
+	return nil
+}
+
+func rawToAlias(a *nidump.RawAlias) nidump.Alias {
+	out := nidump.Alias{Name: string(a.Name), Line: a.Line, Members: make([]string, len(a.Members))}
+	for i, m := range a.Members {
+		out.Members[i] = string(m)
+	}
+	return out
+}
+
 // Format reads aliases from r (nidump output or an aliases(5) file), strips
 // them as opts say and writes them to w in input order (see Writer). name
 // labels parse errors. It stops at the first malformed entry; what was
-// written before it must then be discarded.
-//
-// Reading and writing run concurrently: one goroutine parses batches of
-// entries while the caller's goroutine strips and writes the batch before.
+// written before it must then be discarded. It allocates nothing per
+// entry, so a dump of any size streams through in constant memory.
 func Format(r io.Reader, w io.Writer, name string, opts Options, stripped func(nidump.Alias)) (Stats, error) {
 	aw, err := NewWriter(w, opts, stripped)
 	if err != nil {
 		return Stats{}, err
 	}
-	const batchSize, inFlight = 256, 4
-	full := make(chan []nidump.Alias, inFlight)
-	free := make(chan []nidump.Alias, inFlight+2)
-	for range inFlight + 2 {
-		free <- make([]nidump.Alias, 0, batchSize)
-	}
-	done := make(chan struct{})
-	var readErr error
-	go func() {
-		defer close(full)
-		ar := nidump.NewAliasReader(r, name)
-		batch := <-free
-		for {
-			a, err := ar.Next()
-			if err != nil {
-				if err != io.EOF {
-					readErr = err
-				}
-				break
-			}
-			batch = append(batch, a)
-			if len(batch) == batchSize {
-				select {
-				case full <- batch:
-				case <-done:
-					return
-				}
-				select {
-				case batch = <-free:
-				case <-done:
-					return
-				}
-			}
+	ar := nidump.NewAliasReader(r, name)
+	for {
+		a, err := ar.NextRaw()
+		if err == io.EOF {
+			return aw.Stats(), aw.Flush()
 		}
-		if len(batch) > 0 {
-			select {
-			case full <- batch:
-			case <-done:
-			}
+		if err != nil {
+			return aw.Stats(), err
 		}
-	}()
-	defer close(done)
-	for batch := range full {
-		for i := range batch {
-			if err := aw.Write(batch[i]); err != nil {
-				return aw.Stats(), err
-			}
-			batch[i] = nidump.Alias{}
+		if err := aw.writeRaw(a); err != nil {
+			return aw.Stats(), err
 		}
-		free <- batch[:0]
 	}
-	// full is closed: the reader is done, and readErr is set.
-	if readErr != nil {
-		return aw.Stats(), readErr
-	}
-	return aw.Stats(), aw.Flush()
 }

@@ -55,6 +55,14 @@ type AliasReader struct {
 	pending []byte // the entry being joined
 	start   int    // its line number; 0 when no entry is pending
 	dropped []Alias
+
+	// The entry last returned, parsed: a buffer of its own, so reading the
+	// next entry does not overwrite it.
+	cur     []byte
+	curLine int
+	nameSp  span
+	spans   []span
+	raw     RawAlias
 	err     error
 }
 
@@ -72,54 +80,62 @@ func (r *AliasReader) Dropped() []Alias { return r.dropped }
 
 // Next returns the next alias, or io.EOF after the last one.
 func (r *AliasReader) Next() (Alias, error) {
+	if err := r.advance(); err != nil {
+		return Alias{}, err
+	}
+	return r.alias(), nil
+}
+
+// advance reads up to the end of the next entry and parses it into r.cur.
+func (r *AliasReader) advance() error {
 	for r.err == nil {
 		text, ok := r.scan()
 		if !ok {
 			break
 		}
 		switch {
-		case len(bytes.TrimSpace(text)) == 0:
-			if a, ok, err := r.flush(); err != nil || ok {
-				return a, err
+		case len(text) == 0 || isSpace(text[0]) && len(bytes.TrimSpace(text)) == 0:
+			if ok, err := r.flush(); err != nil || ok {
+				return err
 			}
 		case text[0] == '#':
 			// A comment: skipped, the entry (if any) goes on.
 		case text[0] == ' ' || text[0] == '\t':
 			if r.start == 0 {
 				r.err = r.errorf(r.line, "continuation line (it starts with a space or tab) with no alias before it: remove the indentation, or the blank line above it")
-				return Alias{}, r.err
+				return r.err
 			}
 			r.pending = append(r.pending, ' ')
 			r.pending = append(r.pending, bytes.TrimLeft(text, " \t")...)
 		default:
-			a, ok, err := r.flush()
+			ok, err := r.flush()
 			if err != nil {
-				return a, err
+				return err
 			}
 			// A bad name is reported now, not when the entry ends: a
 			// command that prints it may go on for a long time.
 			if err := checkName(text); err != nil {
 				r.err = r.errorf(r.line, "%v", err)
 				if ok {
-					return a, nil
+					return nil
 				}
-				return Alias{}, r.err
+				return r.err
 			}
 			r.pending = append(r.pending[:0], text...)
 			r.start = r.line
 			if ok {
-				return a, nil
+				return nil
 			}
 		}
 	}
 	if r.err != nil {
-		return Alias{}, r.err
+		return r.err
 	}
-	if a, ok, err := r.flush(); err != nil || ok {
-		return a, err
+	if ok, err := r.flush(); err != nil || ok {
+		return err
 	}
 	r.err = io.EOF
-	return Alias{}, io.EOF
+	return io.EOF
 }
 
 // scan returns the next physical line without its line ending. The bytes
@@ -137,79 +153,133 @@ func (r *AliasReader) scan() ([]byte, bool) {
 
 // checkName reports a malformed name at the start of an entry line.
 func checkName(text []byte) error {
-	if text[0] == '"' || bytes.IndexByte(text, ':') < 0 {
-		_, _, err := splitName(string(text))
-		return err
-	}
-	return nil
+	_, _, err := splitName(text)
+	return err
 }
 
-// flush parses the pending entry. ok is false when there was none, or it
-// was dropped for having no members.
-func (r *AliasReader) flush() (a Alias, ok bool, err error) {
+// flush parses the pending entry into r.name and r.spans, swapping
+// buffers so that the entry stays valid while the next one is read. ok is
+// false when there was none, or it was dropped for having no members.
+func (r *AliasReader) flush() (ok bool, err error) {
 	if r.start == 0 {
-		return Alias{}, false, nil
+		return false, nil
 	}
-	text, line := string(r.pending), r.start
-	r.pending, r.start = r.pending[:0], 0
-	a, err = ParseAliasLine(text)
+	r.cur, r.pending = r.pending, r.cur[:0]
+	r.curLine, r.start = r.start, 0
+	r.nameSp, r.spans, err = parseEntry(r.cur, r.spans[:0])
 	if err != nil {
-		r.err = r.errorf(line, "%v", err)
-		return Alias{}, false, r.err
+		r.err = r.errorf(r.curLine, "%v", err)
+		return false, r.err
 	}
-	a.Line = line
-	if len(a.Members) == 0 {
-		r.dropped = append(r.dropped, a)
-		return Alias{}, false, nil
+	if len(r.spans) == 0 {
+		r.dropped = append(r.dropped, Alias{Name: string(r.cur[r.nameSp.start:r.nameSp.end]), Line: r.curLine})
+		return false, nil
 	}
-	return a, true, nil
+	return true, nil
+}
+
+// alias builds the current entry as an Alias: one string allocation for
+// the whole entry, members are substrings of it.
+func (r *AliasReader) alias() Alias {
+	s := string(r.cur)
+	members := make([]string, len(r.spans))
+	for i, sp := range r.spans {
+		members[i] = s[sp.start:sp.end]
+	}
+	return Alias{Name: s[r.nameSp.start:r.nameSp.end], Members: members, Line: r.curLine}
+}
+
+// RawAlias is an alias whose Name and Members point into the reader's
+// buffer: valid only until the reader's next call.
+type RawAlias struct {
+	Name    []byte
+	Members [][]byte
+	Line    int
+}
+
+// NextRaw is Next without allocation: the entry returned is valid until
+// the next call to Next or NextRaw.
+func (r *AliasReader) NextRaw() (*RawAlias, error) {
+	if err := r.advance(); err != nil {
+		return nil, err
+	}
+	r.raw.Name = r.cur[r.nameSp.start:r.nameSp.end]
+	r.raw.Members = r.raw.Members[:0]
+	for _, sp := range r.spans {
+		r.raw.Members = append(r.raw.Members, r.cur[sp.start:sp.end])
+	}
+	r.raw.Line = r.curLine
+	return &r.raw, nil
 }
 
 func (r *AliasReader) errorf(line int, format string, args ...any) error {
 	return &ParseError{File: r.name, Line: line, Err: fmt.Errorf(format, args...)}
 }
 
+// span is a range of bytes in an entry.
+type span struct{ start, end int }
+
 // ParseAliasLine parses one whole (already joined) alias entry:
 // `name: member, member, ...`. A name holding ':' must be double-quoted.
 // The entry may have no members.
 func ParseAliasLine(text string) (Alias, error) {
-	name, rest, err := splitName(text)
+	name, spans, err := parseEntry([]byte(text), nil)
 	if err != nil {
 		return Alias{}, err
 	}
-	members, err := SplitMembers(rest)
-	if err != nil {
-		return Alias{}, fmt.Errorf("alias %s: %w", name, err)
+	a := Alias{Name: text[name.start:name.end]}
+	for _, sp := range spans {
+		a.Members = append(a.Members, text[sp.start:sp.end])
 	}
-	return Alias{Name: name, Members: members}, nil
+	return a, nil
 }
 
-// splitName splits an entry into its name and the member list after the
-// colon.
-func splitName(text string) (name, rest string, err error) {
-	if strings.HasPrefix(text, `"`) {
+// parseEntry finds the name and the members of an entry, appending the
+// members' spans to spans.
+func parseEntry(text []byte, spans []span) (span, []span, error) {
+	name, rest, err := splitName(text)
+	if err != nil {
+		return name, spans, err
+	}
+	spans, err = splitMembers(text, rest, spans)
+	if err != nil {
+		return name, spans, fmt.Errorf("alias %s: %w", text[name.start:name.end], err)
+	}
+	return name, spans, nil
+}
+
+// splitName finds the name of an entry and where the member list after
+// the colon starts.
+func splitName(text []byte) (name span, rest int, err error) {
+	if len(text) > 0 && text[0] == '"' {
 		end := closingQuote(text, 0)
 		if end < 0 {
-			return "", "", errors.New(`alias name has an opening '"' with no closing '"'`)
+			return name, 0, errors.New(`alias name has an opening '"' with no closing '"'`)
 		}
-		name = text[:end+1]
-		rest = strings.TrimLeft(text[end+1:], " \t")
-		if !strings.HasPrefix(rest, ":") {
-			return "", "", fmt.Errorf("missing ':' after the alias name %s", name)
+		name = span{0, end + 1}
+		rest = end + 1
+		for rest < len(text) && (text[rest] == ' ' || text[rest] == '\t') {
+			rest++
 		}
-		rest = rest[1:]
+		if rest == len(text) || text[rest] != ':' {
+			return name, 0, fmt.Errorf("missing ':' after the alias name %s", text[:end+1])
+		}
+		rest++
 	} else {
-		var found bool
-		name, rest, found = strings.Cut(text, ":")
-		if !found {
-			return "", "", fmt.Errorf("missing ':' after the alias name in %q: an alias is `name: member, member`", truncate(text))
+		colon := bytes.IndexByte(text, ':')
+		if colon < 0 {
+			return name, 0, fmt.Errorf("missing ':' after the alias name in %q: an alias is `name: member, member`", truncate(string(text)))
 		}
 		// The line starts with neither a space nor a tab (that would be a
 		// continuation), so only the end needs trimming.
-		name = strings.TrimRight(name, " \t")
+		end := colon
+		for end > 0 && (text[end-1] == ' ' || text[end-1] == '\t') {
+			end--
+		}
+		name, rest = span{0, end}, colon+1
 	}
-	if name == "" || name == `""` {
-		return "", "", fmt.Errorf("empty alias name in %q", truncate(text))
+	if n := text[name.start:name.end]; len(n) == 0 || string(n) == `""` {
+		return name, 0, fmt.Errorf("empty alias name in %q", truncate(string(text)))
 	}
 	return name, rest, nil
 }
@@ -218,74 +288,70 @@ func splitName(text string) (name, rest string, err error) {
 // each member and drops empty ones. Inside quotes a backslash escapes the
 // next character.
 func SplitMembers(s string) ([]string, error) {
-	if strings.IndexByte(s, '"') < 0 {
-		// No quotes (nidump never writes any): every comma splits.
-		return splitPlain(s), nil
+	spans, err := splitMembers([]byte(s), 0, nil)
+	if err != nil || len(spans) == 0 {
+		return nil, err
 	}
-	var out []string
-	start := 0
-	for i := 0; i < len(s); {
-		j := strings.IndexAny(s[i:], `",`)
-		if j < 0 {
-			break
-		}
-		i += j
-		if s[i] == '"' {
-			end := closingQuote(s, i)
-			if end < 0 {
-				return nil, fmt.Errorf(`member %q has an opening '"' with no closing '"'`, truncate(strings.TrimSpace(s[start:])))
-			}
-			i = end + 1
-			continue
-		}
-		if m := strings.TrimSpace(s[start:i]); m != "" {
-			out = append(out, m)
-		}
-		i++
-		start = i
-	}
-	if m := strings.TrimSpace(s[start:]); m != "" {
-		out = append(out, m)
-	}
-	if len(out) == 0 {
-		return nil, nil
+	out := make([]string, len(spans))
+	for i, sp := range spans {
+		out[i] = s[sp.start:sp.end]
 	}
 	return out, nil
 }
 
-// splitPlain splits on every comma in one pass, into a slice of the exact
-// size.
-func splitPlain(s string) []string {
-	var scratch [64]string
-	out := scratch[:0]
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == ',' {
-			if m := trimSpace(s[start:i]); m != "" {
-				out = append(out, m)
-			}
-			start = i + 1
+// splitMembers appends the spans of the members in text[from:].
+func splitMembers(text []byte, from int, spans []span) ([]span, error) {
+	add := func(start, end int) {
+		for start < end && isSpace(text[start]) {
+			start++
+		}
+		for end > start && isSpace(text[end-1]) {
+			end--
+		}
+		if start < end {
+			spans = append(spans, span{start, end})
 		}
 	}
-	if m := trimSpace(s[start:]); m != "" {
-		out = append(out, m)
+	start := from
+	quoted := bytes.IndexByte(text[from:], '"') >= 0
+	for i := from; i < len(text); {
+		var j int
+		if quoted {
+			j = bytes.IndexAny(text[i:], `",`)
+		} else {
+			// No quotes (nidump never writes any): every comma splits.
+			j = bytes.IndexByte(text[i:], ',')
+		}
+		if j < 0 {
+			break
+		}
+		i += j
+		if text[i] == '"' {
+			end := closingQuote(text, i)
+			if end < 0 {
+				return spans, fmt.Errorf(`member %q has an opening '"' with no closing '"'`, truncate(strings.TrimSpace(string(text[start:]))))
+			}
+			i = end + 1
+			continue
+		}
+		add(start, i)
+		i++
+		start = i
 	}
-	if len(out) == 0 {
-		return nil
-	}
-	return append([]string(nil), out...)
+	add(start, len(text))
+	return spans, nil
 }
 
-// trimSpace is strings.TrimSpace for the common case of no space at all.
-func trimSpace(s string) string {
-	if len(s) > 0 && s[0] > ' ' && s[len(s)-1] > ' ' && s[0] < 0x80 && s[len(s)-1] < 0x80 {
-		return s
+func isSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r':
+		return true
 	}
-	return strings.TrimSpace(s)
+	return false
 }
 
 // closingQuote returns the index of the '"' closing the one at open, or -1.
-func closingQuote(s string, open int) int {
+func closingQuote(s []byte, open int) int {
 	for i := open + 1; i < len(s); i++ {
 		switch s[i] {
 		case '\\':

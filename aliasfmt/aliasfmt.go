@@ -164,6 +164,12 @@ func routingLocal[T text](s *Stripper, member T) (T, bool) {
 	if at <= 0 || at == len(member)-1 || !isServer(s, member[at+1:]) {
 		return none, false
 	}
+	for i := 0; i < at; i++ {
+		if member[i] == ' ' || member[i] == '\t' {
+			// "Julia Newberg @earth" is not a plain address.
+			return none, false
+		}
+	}
 	return member[:at], true
 }
 

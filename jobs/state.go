@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,6 +190,15 @@ func (s *State) read(job string) (historyFile, error) {
 	}
 	if h.Job != job {
 		return historyFile{}, &corruptError{path: path, err: fmt.Errorf("holds job %q, want %q", h.Job, job)}
+	}
+	// The file is indented for people; give summaries back compact.
+	for i := range h.Runs {
+		if s := h.Runs[i].Summary; len(s) > 0 {
+			var b bytes.Buffer
+			if json.Compact(&b, s) == nil {
+				h.Runs[i].Summary = b.Bytes()
+			}
+		}
 	}
 	return h, nil
 }

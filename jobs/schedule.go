@@ -124,6 +124,12 @@ func ParseSchedule(expr string, loc *time.Location) (*Schedule, error) {
 	s.fixed = explicitValues(fields[0]) && explicitValues(fields[1]) && explicitValues(fields[2])
 	s.domStar = startsWithStar(fields[3])
 	s.dowStar = startsWithStar(fields[5])
+	// Any date recurs within 28 years: a schedule with no match in 30
+	// (such as "0 0 30 2 *") never runs, which is a mistake.
+	ref := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if s.nextCivil(ref, ref.AddDate(searchYears, 0, 0)).IsZero() {
+		return nil, fmt.Errorf("parse schedule %q: no date matches the day and month fields, so it never runs", expr)
+	}
 	return s, nil
 }
 
@@ -170,8 +176,8 @@ func (s *Schedule) Every() (time.Duration, bool) { return s.every, s.every > 0 }
 func (s *Schedule) FixedTime() bool { return s.fixed }
 
 // Next returns the first run time strictly after t, in the schedule's time
-// zone, or the zero Time if the schedule has no run in the next 30 years.
-// Runs fall on whole seconds.
+// zone. Runs fall on whole seconds. It returns the zero Time only when no
+// run is found within 30 years, which ParseSchedule rules out.
 func (s *Schedule) Next(t time.Time) time.Time {
 	t = t.Round(0) // drop the monotonic reading: schedules are wall-clock
 	if s.every > 0 {

@@ -1,3 +1,8 @@
+// Package jobs schedules and runs peoplesync's jobs: cron schedules that
+// behave across DST (Schedule), a scheduler for the daemon (Scheduler) and
+// run-once (RunOnce), per-job locks shared with other processes (LockJob),
+// run history in the state directory (State, ReadStatus), command jobs
+// (Command), sd_notify (Notifier) and Prometheus metrics (Metrics).
 package jobs
 
 // Why not robfig/cron's runner: cron.Cron cannot take an injected clock, its

@@ -25,7 +25,7 @@ type bubbleClock struct{ offset atomic.Int64 }
 // newBubbleClock must be called inside the bubble.
 func newBubbleClock(start time.Time) *bubbleClock {
 	c := &bubbleClock{}
-	c.offset.Store(int64(start.Sub(time.Now())))
+	c.offset.Store(int64(time.Until(start)))
 	return c
 }
 

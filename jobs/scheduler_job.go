@@ -38,7 +38,9 @@ type Job struct {
 	// systemd's Persistent=true). A job that never ran is not caught up.
 	CatchUp bool
 	// Timeout, if positive, cancels each attempt's context after that
-	// long; the context's cause then wraps context.DeadlineExceeded.
+	// long; the context's cause then wraps context.DeadlineExceeded. The
+	// context carries the deadline, measured by the runtime's timers
+	// rather than Options.Clock.
 	Timeout time.Duration
 	// Jitter, if positive, delays each scheduled or catch-up run by a
 	// random duration in [0, Jitter), like systemd's RandomizedDelaySec.

@@ -71,40 +71,59 @@ func stopScheduler(t *testing.T, s *jobs.Scheduler) {
 
 func TestSchedulerAcrossDST(t *testing.T) {
 	noLeaks(t)
-	ny := mustLoad(t, "America/New_York")
 	tests := []struct {
 		name    string
-		start   time.Time
-		day     time.Time
+		zone    string
+		day     string // the day of the change, in the zone
 		expr    string
-		wantDay []string
+		wantDay []string // runs in the first 4 real hours of that day
 	}{
-		{"spring forward, fixed time in the gap", time.Date(2026, 3, 7, 12, 0, 0, 0, ny), time.Date(2026, 3, 8, 0, 0, 0, 0, ny),
+		{"New York spring forward, fixed time in the gap", "America/New_York", "2026-03-08",
 			"30 2 * * *", []string{"2026-03-08T03:00:00-04:00"}},
-		{"spring forward, wildcard hour", time.Date(2026, 3, 7, 12, 0, 0, 0, ny), time.Date(2026, 3, 8, 0, 0, 0, 0, ny),
+		{"New York spring forward, wildcard hour", "America/New_York", "2026-03-08",
 			"0 * * * *", []string{"2026-03-08T00:00:00-05:00", "2026-03-08T01:00:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-08T04:00:00-04:00"}},
-		{"fall back, fixed time repeated", time.Date(2026, 10, 31, 12, 0, 0, 0, ny), time.Date(2026, 11, 1, 0, 0, 0, 0, ny),
+		{"New York fall back, fixed time repeated", "America/New_York", "2026-11-01",
 			"30 1 * * *", []string{"2026-11-01T01:30:00-04:00"}},
-		{"fall back, wildcard hour", time.Date(2026, 10, 31, 12, 0, 0, 0, ny), time.Date(2026, 11, 1, 0, 0, 0, 0, ny),
+		{"New York fall back, wildcard hour", "America/New_York", "2026-11-01",
 			"0 * * * *", []string{"2026-11-01T00:00:00-04:00", "2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"}},
+		{"Berlin spring forward", "Europe/Berlin", "2026-03-29",
+			"30 2 * * *", []string{"2026-03-29T03:00:00+02:00"}},
+		{"Berlin fall back", "Europe/Berlin", "2026-10-25",
+			"30 2 * * *", []string{"2026-10-25T02:30:00+02:00"}},
+		{"Sydney fall back (April)", "Australia/Sydney", "2026-04-05",
+			"30 2 * * *", []string{"2026-04-05T02:30:00+11:00"}},
+		{"Sydney spring forward (October), seconds field", "Australia/Sydney", "2026-10-04",
+			"10 30 2 * * *", []string{"2026-10-04T03:00:00+11:00"}},
+		{"Lord Howe 30-minute spring forward", "Australia/Lord_Howe", "2026-10-04",
+			"15 2 * * *", []string{"2026-10-04T02:30:00+11:00"}},
+		{"Lord Howe 30-minute fall back", "Australia/Lord_Howe", "2026-04-05",
+			"45 1 * * *", []string{"2026-04-05T01:45:00+11:00"}},
+		{"Lord Howe fall back, every 20 minutes", "Australia/Lord_Howe", "2026-04-05",
+			"*/20 1 * * *", []string{"2026-04-05T01:00:00+11:00", "2026-04-05T01:20:00+11:00", "2026-04-05T01:40:00+11:00",
+				"2026-04-05T01:40:00+10:30"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			loc := mustLoad(t, tc.zone)
+			d, err := time.ParseInLocation(time.DateOnly, tc.day, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
 			synctest.Test(t, func(t *testing.T) {
-				clock := newBubbleClock(tc.start)
+				clock := newBubbleClock(d.Add(-12 * time.Hour))
 				rec := &recorder{clock: clock}
 				dir := t.TempDir()
-				s := startScheduler(t, []jobs.Job{{Name: "j", Schedule: mustParse(t, tc.expr, ny), Run: rec.Run}},
+				s := startScheduler(t, []jobs.Job{{Name: "j", Schedule: mustParse(t, tc.expr, loc), Run: rec.Run}},
 					jobs.Options{StateDir: dir, Clock: clock})
-				time.Sleep(tc.day.Add(24 * time.Hour).Sub(clock.Now()))
+				time.Sleep(36 * time.Hour)
 				stopScheduler(t, s)
 
-				var gotNY []string
-				for _, r := range rec.Between(tc.day, tc.day.Add(4*time.Hour)) {
-					gotNY = append(gotNY, r.In(ny).Format(time.RFC3339))
+				var got []string
+				for _, r := range rec.Between(d, d.Add(4*time.Hour)) {
+					got = append(got, r.In(loc).Format(time.RFC3339))
 				}
-				if !slices.Equal(gotNY, tc.wantDay) {
-					t.Errorf("runs = %v, want %v", gotNY, tc.wantDay)
+				if !slices.Equal(got, tc.wantDay) {
+					t.Errorf("runs = %v, want %v", got, tc.wantDay)
 				}
 				// Every run is recorded with its slot, on time.
 				for _, r := range history(t, dir, "j") {

@@ -657,12 +657,19 @@ func TestSchedulerStatus(t *testing.T) {
 	noLeaks(t)
 	synctest.Test(t, func(t *testing.T) {
 		clock := newBubbleClock(time.Date(2026, 1, 5, 10, 30, 0, 0, time.UTC))
-		var changes atomic.Int32
-		s, err := jobs.NewScheduler([]jobs.Job{
+		var (
+			changes atomic.Int32
+			s       *jobs.Scheduler
+			err     error
+		)
+		s, err = jobs.NewScheduler([]jobs.Job{
 			{Name: "b", Schedule: mustParse(t, "0 12 * * *", time.UTC), Run: (&recorder{clock: clock}).Run},
 			{Name: "a", Schedule: mustParse(t, "0 11 * * *", time.UTC), Run: (&recorder{clock: clock}).Run},
 			{Name: "c", After: "a", Run: (&recorder{clock: clock}).Run},
-		}, jobs.Options{StateDir: t.TempDir(), Clock: clock, OnChange: func() { changes.Add(1) }})
+		}, jobs.Options{StateDir: t.TempDir(), Clock: clock, OnChange: func() {
+			_ = s.StatusLine() // as the daemon does for STATUS=: no lock is held
+			changes.Add(1)
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/peoplesync/peoplesync/jobs"
 )
 
 // Job is one scheduled or pipelined job.
@@ -53,14 +53,6 @@ const (
 	DefaultShutdownGrace = 5 * time.Minute
 )
 
-// scheduleParser accepts exactly the schedule syntax peoplesync documents.
-var scheduleParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// ValidateSchedule reports whether expr is a schedule peoplesync accepts.
-func ValidateSchedule(expr string) error {
-	_, err := scheduleParser.Parse(expr)
-	return err
-}
 
 // builtinJobs are the jobs of a config with no [jobs] table.
 func builtinJobs() []Job {
@@ -90,7 +82,7 @@ func (d *decoder) jobs(root table) []Job {
 			d.required(jt, "kind", `kind = "maildb", "sync" or "command"`)
 		}
 		if d.str(jt, "schedule", &j.Schedule) {
-			if err := ValidateSchedule(j.Schedule); err != nil {
+			if _, err := jobs.ParseSchedule(j.Schedule, time.UTC); err != nil {
 				d.problem(jt.key("schedule"), "%q: %v: write 5 cron fields (\"0 2 * * *\"), 6 with seconds, a descriptor (\"@daily\") or \"@every 1h\"", j.Schedule, err)
 			}
 		}

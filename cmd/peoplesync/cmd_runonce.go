@@ -1,68 +1,65 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/peoplesync/peoplesync/config"
 	"github.com/peoplesync/peoplesync/jobs"
 )
 
 func (a *app) runOnceCommand() *cobra.Command {
-	var force bool
+	var env jobEnv
+	var wait bool
 	cmd := &cobra.Command{
 		Use:   "run-once [JOB...]",
 		Short: "Run jobs now (all of them, in pipeline order, when none is named)",
 		Long: `run-once runs the named jobs now and exits: 0 when all succeeded, 1 when one
-failed. With no job named it runs every job in pipeline order. The built-in
-job is maildb: dump passwd and aliases from the domain, join and strip the
-aliases, and install both (and the pictures) in the People directory.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+failed. With no job named it runs every job in pipeline order; a job that runs
+after a failed one does not run. The built-in jobs are maildb (dump passwd and
+aliases from the domain, join and strip the aliases, install both and the
+pictures in the People directory) and sync (copy the People directory to every
+[[server]]), sync after maildb.
+
+A job already running (in the daemon or another run-once) is refused, unless
+--wait is given.`,
+		RunE: func(cmd *cobra.Command, names []string) error {
 			c, err := a.loadConfig()
 			if err != nil {
 				return err
 			}
-			names := args
-			if len(names) == 0 {
-				names = []string{"maildb"}
-			}
 			for _, n := range names {
-				if n != "maildb" {
-					return fmt.Errorf("unknown job %q: the jobs are maildb", n)
+				if _, ok := c.Job(n); !ok {
+					return fmt.Errorf("unknown job %q: the jobs are %s", n, strings.Join(c.JobNames(), ", "))
 				}
 			}
-			for _, n := range names {
-				log := a.log.With("job", n, "run", newRunID())
-				if err := a.runMailDB(cmd, c, log, force); err != nil {
-					log.Error("job failed", "err", err)
-					return failed(fmt.Errorf("job %s: %w", n, err))
+			env.report, env.stderr = a.stdout, a.stderr
+			js, err := buildJobs(c, env)
+			if err != nil {
+				return err
+			}
+			mode := jobs.LockFail
+			if wait {
+				mode = jobs.LockWait
+			}
+			_, err = jobs.RunOnce(cmd.Context(), js, names, mode, schedulerOptions(c, a.log, nil))
+			if err != nil {
+				var locked *jobs.LockedError
+				if errors.As(err, &locked) {
+					err = fmt.Errorf("%w: wait for it with run-once --wait", err)
 				}
+				return failed(err)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "install this once even if a safety check refuses it (an empty or much smaller dump, pruning every picture)")
+	cmd.Flags().BoolVar(&env.force, "force", false, "install this once even if a safety check refuses it (an empty or much smaller dump, pruning every picture)")
+	cmd.Flags().BoolVar(&env.dryRun, "dry-run", false, "sync: list what would be created, updated or deleted and which specials would run; change nothing")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for a job another process is running, instead of refusing")
 	return cmd
-}
-
-func (a *app) runMailDB(cmd *cobra.Command, c *config.Config, log *slog.Logger, force bool) error {
-	log.Info("maildb starting", "source", c.Source.String(), "dir", c.People.Dir)
-	sum, err := newMailDB(c, force).Run(cmd.Context(), log)
-	if err != nil {
-		return err
-	}
-	log.Info("maildb done",
-		"passwd_entries", sum.Passwd.Entries, "passwd_changed", sum.Passwd.Changed,
-		"aliases_entries", sum.Aliases.Entries, "aliases_changed", sum.Aliases.Changed,
-		"stripped", sum.Stripped, "rewritten", sum.Rewritten,
-		"pictures_copied", sum.PicturesCopied, "pictures_removed", sum.PicturesRemoved,
-		"duration", sum.Duration)
-	printMailDBSummary(a.stdout, sum)
-	return nil
 }
 
 // printMailDBSummary tells a person what the maildb job did.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -71,11 +69,4 @@ func journalName(k string) string {
 		b = append([]byte("X"), b...)
 	}
 	return string(b)
-}
-
-// newRunID returns a short random id for one run of a job, logged as "run".
-func newRunID() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

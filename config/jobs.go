@@ -53,7 +53,6 @@ const (
 	DefaultShutdownGrace = 5 * time.Minute
 )
 
-
 // builtinJobs are the jobs of a config with no [jobs] table.
 func builtinJobs() []Job {
 	return []Job{{Name: "maildb", Kind: "maildb"}, {Name: "sync", Kind: "sync", After: "maildb"}}

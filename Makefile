@@ -36,9 +36,19 @@ fuzz:
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzAliases -fuzztime 60s
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzPasswd -fuzztime 60s
 
+UNITDIR ?= /etc/systemd/system
+
+# The binary, the systemd units (they expect /usr/local/bin/peoplesync) and
+# the example config; an existing config is never overwritten.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/peoplesync
+	install -D -m 0644 systemd/peoplesync.service $(DESTDIR)$(UNITDIR)/peoplesync.service
+	install -D -m 0644 systemd/peoplesync-once.service $(DESTDIR)$(UNITDIR)/peoplesync-once.service
+	install -D -m 0644 systemd/peoplesync.timer $(DESTDIR)$(UNITDIR)/peoplesync.timer
 	install -D -m 0644 examples/peoplesync.toml $(DESTDIR)/etc/peoplesync/peoplesync.toml.example
+	@if [ ! -e $(DESTDIR)/etc/peoplesync/peoplesync.toml ]; then \
+		install -m 0640 examples/peoplesync.toml $(DESTDIR)/etc/peoplesync/peoplesync.toml; \
+		echo "installed /etc/peoplesync/peoplesync.toml: edit it, then run peoplesync check"; fi
 
 clean:
 	rm -rf bin demo

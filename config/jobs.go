@@ -50,7 +50,7 @@ type Metrics struct {
 // Defaults for the daemon.
 const (
 	DefaultStateDir      = "/var/lib/peoplesync"
-	DefaultShutdownGrace = 5 * time.Minute
+	DefaultShutdownGrace = 2 * time.Minute
 )
 
 // builtinJobs are the jobs of a config with no [jobs] table.

@@ -76,6 +76,8 @@ Exit status: 0 ok, 1 a job failed, 2 usage or configuration error.`,
 		a.aliasfmtCommand(),
 		a.dumpCommand(),
 		a.runOnceCommand(),
+		a.lintCommand(),
+		a.aliasesCommand(),
 	)
 	return root
 }

@@ -85,6 +85,12 @@ func slapdPrograms() (slapd, slapadd string, err error) {
 	return
 }
 
+// SlapdInstalled reports why slapd cannot run here (nil when it can).
+func SlapdInstalled() error {
+	_, _, err := slapdPrograms()
+	return err
+}
+
 // StartSlapd starts a slapd for the test in a temporary directory, with the
 // entries opts.LDIF writes loaded, and stops it when the test ends. It
 // calls Missing when slapd is not installed.
@@ -111,6 +117,9 @@ func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 func RunSlapd(dir string, opts SlapdOptions) (*Slapd, error) {
 	slapd, slapadd, err := slapdPrograms()
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	s := &Slapd{Dir: dir, ReaderPasswordFile: filepath.Join(dir, "reader.password")}

@@ -188,3 +188,13 @@ func TestLDAPKeysWithOtherKinds(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestLDAPExample(t *testing.T) {
+	c, err := config.Load("../examples/ldap.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Source.LDAP; l == nil || l.Domain != "/mail" || l.Chosen().AliasesBase != "ou=aliases,ou=mail,dc=example,dc=com" {
+		t.Errorf("examples/ldap.toml: %+v", c.Source)
+	}
+}

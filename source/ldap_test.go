@@ -517,9 +517,9 @@ func TestLDAPRequestTimeout(t *testing.T) {
 
 	p2 := newProxy(t, s.URL)
 	p2.freeze()
-	src.URL, src.ConnectTimeout = p2.URL(), 200*time.Millisecond
+	src.URL, src.ConnectTimeout = p2.URL(), 500*time.Millisecond
 	_, err = ldapUsers(t, src)
-	if err == nil || !strings.Contains(err.Error(), "bind as "+testpeer.SlapdReaderDN+": no answer within 200ms") {
+	if err == nil || !strings.Contains(err.Error(), "bind as "+testpeer.SlapdReaderDN+": no answer within 500ms") {
 		t.Errorf("stalled bind: %v", err)
 	}
 }

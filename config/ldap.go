@@ -27,7 +27,9 @@ type LDAP struct {
 	Domain  string
 	Domains map[string]LDAPDomain
 	// Attributes maps RFC 2307 attributes to the directory's names; only
-	// the keys set in the config are present (see LDAPAttributeKeys).
+	// the keys set in the config are present: uid, user_password,
+	// uid_number, gid_number, gecos, cn, home_directory, login_shell,
+	// alias_name and alias_member.
 	Attributes map[string]string
 	// PasswdForm is 10 (default) or 7 fields.
 	PasswdForm int
@@ -60,9 +62,9 @@ const (
 	DefaultLDAPRequestTimeout = 60 * time.Second
 )
 
-// LDAPAttributeKeys are the keys of [source.attributes] and the standard
+// attributeKeys are the keys of [source.attributes] and the standard
 // attribute each stands for.
-var LDAPAttributeKeys = map[string]string{
+var attributeKeys = map[string]string{
 	"uid": "uid", "user_password": "userPassword", "uid_number": "uidNumber", "gid_number": "gidNumber",
 	"gecos": "gecos", "cn": "cn", "home_directory": "homeDirectory", "login_shell": "loginShell",
 	"alias_name": "cn", "alias_member": "rfc822MailMember",
@@ -222,8 +224,8 @@ func (d *decoder) ldapAttributes(t table) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	keys := make([]string, 0, len(LDAPAttributeKeys))
-	for k := range LDAPAttributeKeys {
+	keys := make([]string, 0, len(attributeKeys))
+	for k := range attributeKeys {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -233,7 +235,7 @@ func (d *decoder) ldapAttributes(t table) map[string]string {
 			continue
 		}
 		if !attrName.MatchString(v) {
-			d.problem(t.key(k), "%q is not an LDAP attribute name (like %q)", v, LDAPAttributeKeys[k])
+			d.problem(t.key(k), "%q is not an LDAP attribute name (like %q)", v, attributeKeys[k])
 			continue
 		}
 		out[k] = v

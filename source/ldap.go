@@ -111,8 +111,8 @@ const (
 	DefaultLDAPPageSize  = 500
 )
 
-// DefaultLDAPAttributes are the RFC 2307 attribute names.
-var DefaultLDAPAttributes = LDAPAttributes{
+// defaultAttributes are the RFC 2307 attribute names.
+var defaultAttributes = LDAPAttributes{
 	UID: "uid", UserPassword: "userPassword", UIDNumber: "uidNumber", GIDNumber: "gidNumber",
 	Gecos: "gecos", CN: "cn", HomeDirectory: "homeDirectory", LoginShell: "loginShell",
 	AliasName: "cn", AliasMember: "rfc822MailMember",
@@ -137,7 +137,7 @@ func (s LDAP) withDefaults() LDAP {
 	}
 	def(&s.UsersFilter, DefaultUsersFilter)
 	def(&s.AliasesFilter, DefaultAliasesFilter)
-	a, d := &s.Attributes, DefaultLDAPAttributes
+	a, d := &s.Attributes, defaultAttributes
 	def(&a.UID, d.UID)
 	def(&a.UserPassword, d.UserPassword)
 	def(&a.UIDNumber, d.UIDNumber)

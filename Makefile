@@ -30,11 +30,13 @@ lint: test
 # Side-by-side benchmarks against the tools an admin would use instead.
 bench:
 	$(GO) run ./internal/bench/aliasfmt
+	$(GO) run ./internal/bench/ldap
 
 # A short fuzzing session for each parser (the seed corpus runs in `make test`).
 fuzz:
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzAliases -fuzztime 60s
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzPasswd -fuzztime 60s
+	$(GO) test ./nidump -run '^$$' -fuzz FuzzRaw -fuzztime 60s
 
 UNITDIR ?= /etc/systemd/system
 

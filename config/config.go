@@ -40,7 +40,7 @@ type Config struct {
 
 // Source says where the mail domain's passwd and aliases come from.
 type Source struct {
-	// Kind is "files" or "command".
+	// Kind is "files", "command" or "ldap".
 	Kind string
 	// Passwd and Aliases are the dump files (Kind "files").
 	Passwd  string
@@ -49,8 +49,13 @@ type Source struct {
 	// is the dump (Kind "command"), e.g. ["nidump", "aliases", "/mail"].
 	PasswdCommand  []string
 	AliasesCommand []string
-	// Timeout bounds each command (default 5m).
+	// Timeout bounds each command, or each LDAP search (default 5m).
 	Timeout time.Duration
+	// Format is the files' or commands' form: "" or "nidump" for nidump
+	// passwd/aliases output, "raw" for `nidump -r` output.
+	Format string
+	// LDAP is the directory (Kind "ldap"), else nil.
+	LDAP *LDAP
 }
 
 // People describes the People directory (/LocalLibrary/Images/People).
@@ -126,17 +131,19 @@ func Parse(path string, data []byte) (*Config, error) {
 func (d *decoder) source(t table) Source {
 	s := Source{Timeout: DefaultCommandTimeout}
 	if t.m == nil {
-		d.required(table{}, "source", `add a [source] table with kind = "files" or kind = "command"`)
+		d.required(table{}, "source", `add a [source] table with kind = "files", "command" or "ldap"`)
 		return s
 	}
-	if !d.oneOf(t, "kind", &s.Kind, "files", "command") {
-		d.required(t, "kind", `kind = "files" (dump files) or kind = "command" (run nidump)`)
+	if !d.oneOf(t, "kind", &s.Kind, "files", "command", "ldap") {
+		d.required(t, "kind", `kind = "files" (dump files), kind = "command" (run nidump) or kind = "ldap" (a directory server)`)
 	}
 	hasP := d.path(t, "passwd", &s.Passwd)
 	hasA := d.path(t, "aliases", &s.Aliases)
 	hasPC := d.argv(t, "passwd_command", &s.PasswdCommand)
 	hasAC := d.argv(t, "aliases_command", &s.AliasesCommand)
 	d.duration(t, "timeout", &s.Timeout)
+	d.oneOf(t, "format", &s.Format, "nidump", "raw")
+	s.LDAP = d.ldapSource(t, s.Kind)
 	switch s.Kind {
 	case "files":
 		if !hasP {
@@ -213,6 +220,8 @@ func (s Source) String() string {
 		return fmt.Sprintf("files passwd=%s aliases=%s", s.Passwd, s.Aliases)
 	case "command":
 		return fmt.Sprintf("command passwd=%q aliases=%q", s.PasswdCommand, s.AliasesCommand)
+	case "ldap":
+		return fmt.Sprintf("ldap %s domain %s", s.LDAP.URL, s.LDAP.Domain)
 	}
 	return s.Kind
 }

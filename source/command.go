@@ -24,18 +24,21 @@ type Command struct {
 	// Grace is how long a timed-out command has between SIGTERM and
 	// SIGKILL (default 5s).
 	Grace time.Duration
+	// Format is the commands' output form (default Nidump; Raw for
+	// `nidump -r /users DOMAIN` and `nidump -r /aliases DOMAIN`).
+	Format Format
 }
 
 var _ Source = Command{}
 
 // Passwd implements Source.
 func (c Command) Passwd(ctx context.Context, fn func(nidump.PasswdEntry) error) error {
-	return c.run(ctx, c.PasswdArgv, func(r io.Reader, name string) error { return eachPasswd(ctx, r, name, fn) })
+	return c.run(ctx, c.PasswdArgv, func(r io.Reader, name string) error { return c.Format.readPasswd(ctx, r, name, fn) })
 }
 
 // Aliases implements Source.
 func (c Command) Aliases(ctx context.Context, fn func(nidump.Alias) error) error {
-	return c.run(ctx, c.AliasesArgv, func(r io.Reader, name string) error { return eachAlias(ctx, r, name, fn) })
+	return c.run(ctx, c.AliasesArgv, func(r io.Reader, name string) error { return c.Format.readAliases(ctx, r, name, fn) })
 }
 
 func (c Command) String() string {

@@ -31,18 +31,20 @@ type Source interface {
 type Files struct {
 	PasswdPath  string
 	AliasesPath string
+	// Format is the files' form (default Nidump).
+	Format Format
 }
 
 var _ Source = Files{}
 
 // Passwd implements Source.
 func (f Files) Passwd(ctx context.Context, fn func(nidump.PasswdEntry) error) error {
-	return readFile(ctx, f.PasswdPath, func(r io.Reader) error { return eachPasswd(ctx, r, f.PasswdPath, fn) })
+	return readFile(ctx, f.PasswdPath, func(r io.Reader) error { return f.Format.readPasswd(ctx, r, f.PasswdPath, fn) })
 }
 
 // Aliases implements Source.
 func (f Files) Aliases(ctx context.Context, fn func(nidump.Alias) error) error {
-	return readFile(ctx, f.AliasesPath, func(r io.Reader) error { return eachAlias(ctx, r, f.AliasesPath, fn) })
+	return readFile(ctx, f.AliasesPath, func(r io.Reader) error { return f.Format.readAliases(ctx, r, f.AliasesPath, fn) })
 }
 
 func (f Files) String() string { return fmt.Sprintf("files %s and %s", f.PasswdPath, f.AliasesPath) }

@@ -79,6 +79,8 @@ Exit status: 0 ok, 1 a job failed, 2 usage or configuration error.`,
 		a.daemonCommand(),
 		a.nextCommand(),
 		a.statusCommand(),
+		a.lintCommand(),
+		a.aliasesCommand(),
 	)
 	return root
 }

@@ -16,11 +16,17 @@ import (
 // newSource builds the domain source the config names.
 func newSource(c *config.Config) source.Source {
 	s := c.Source
+	format := source.Nidump
+	if s.Format == "raw" {
+		format = source.Raw
+	}
 	switch s.Kind {
 	case "command":
-		return source.Command{PasswdArgv: s.PasswdCommand, AliasesArgv: s.AliasesCommand, Timeout: s.Timeout}
+		return source.Command{PasswdArgv: s.PasswdCommand, AliasesArgv: s.AliasesCommand, Timeout: s.Timeout, Format: format}
+	case "ldap":
+		return newLDAPSource(s)
 	default:
-		return source.Files{PasswdPath: s.Passwd, AliasesPath: s.Aliases}
+		return source.Files{PasswdPath: s.Passwd, AliasesPath: s.Aliases, Format: format}
 	}
 }
 

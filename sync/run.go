@@ -220,6 +220,8 @@ func (hr *hostRun) run(ctx context.Context) error {
 		if err := t.Mkdir(ctx, ".", 0o755); err != nil {
 			return err
 		}
+		hr.rep.DirsCreated++
+		hr.rep.Changes = append(hr.rep.Changes, Change{Kind: ChangeMkdir, Path: ".", Dir: true})
 	}
 	for _, tmp := range p.stale {
 		if err := t.Remove(ctx, tmp); err != nil {
@@ -244,6 +246,13 @@ func (hr *hostRun) run(ctx context.Context) error {
 		return sendErr
 	}
 	errs = append(errs, sendErr)
+	if hr.attempt > 1 {
+		// The failed attempt's server session may have gone on creating
+		// temporary files after this attempt listed the tree.
+		if err := hr.removeTemps(ctx, t); err != nil {
+			return err
+		}
+	}
 
 	switch {
 	case !opts.Delete || len(p.deletes) == 0 || tooMany:
@@ -276,6 +285,30 @@ func (hr *hostRun) run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// removeTemps lists the tree again and removes temporary files.
+func (hr *hostRun) removeTemps(ctx context.Context, t Target) error {
+	entries, err := t.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsTemp() || e.IsDir() || excluded(hr.r.opts.Exclude, e.Path) {
+			continue
+		}
+		if err := t.Remove(ctx, e.Path); err != nil {
+			if isConnectionError(err) {
+				return err
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				hr.log.Warn("cannot remove leftover temporary file", "path", e.Path, "err", err)
+			}
+			continue
+		}
+		hr.rep.TempRemoved++
+	}
+	return nil
+}
+
 func (hr *hostRun) phase(ph Phase, p *plan) {
 	pr := Progress{Host: hr.rep.Host, Phase: ph, Attempt: hr.attempt}
 	if p != nil {
@@ -291,9 +324,9 @@ func (hr *hostRun) planned(p *plan, rootMissing, tooMany bool) {
 		rep.Changes = append(rep.Changes, Change{Kind: ChangeMkdir, Path: ".", Dir: true})
 	}
 	rep.Changes = append(rep.Changes, p.mkdirs...)
-	rep.DirsCreated = len(p.mkdirs)
+	rep.DirsCreated = len(rep.Changes)
 	sends := append([]Change(nil), p.sends...)
-	sort.Slice(sends, func(i, j int) bool { return sends[i].Path < sends[j].Path })
+	sortChanges(sends)
 	for _, c := range sends {
 		rep.Changes = append(rep.Changes, c)
 		if c.Kind == ChangeCreate {
@@ -408,13 +441,7 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	sort.Slice(hr.rep.Changes, func(i, j int) bool {
-		a, b := hr.rep.Changes[i], hr.rep.Changes[j]
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		return a.Path < b.Path
-	})
+	sortChanges(hr.rep.Changes)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return vanished, summarize(errs, len(p.sends)-filesDone-vanished)
 	}
@@ -422,6 +449,18 @@ feed:
 		return vanished, err
 	}
 	return vanished, summarize(errs, 0)
+}
+
+// sortChanges orders changes by kind, then path, except deletions, whose
+// order (files, then directories children first) is kept.
+func sortChanges(cs []Change) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Kind != ChangeDelete && a.Path < b.Path
+	})
 }
 
 // errLocal marks errors reading the source.

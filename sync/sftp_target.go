@@ -121,8 +121,24 @@ func (t *sftpTarget) abs(rel string) string { return path.Join(t.root, rel) }
 // failure the server does not explain (OpenSSH reports ENOSPC and EROFS as
 // plain "Failure") is checked against statvfs.
 func (t *sftpTarget) wrap(op, p string, err error) error {
+	return t.wrapNeed(op, p, 0, err)
+}
+
+// lowSpace: a file system with less free space than this plus what was
+// being written is taken as full when a write fails without a reason.
+const lowSpace = 1 << 20
+
+// wrapNeed is wrap for an operation that needed need bytes of space.
+func (t *sftpTarget) wrapNeed(op, p string, need int64, err error) error {
 	if err == nil {
 		return nil
+	}
+	if isConnectionError(err) {
+		// Say why the connection failed (an io timeout, say), not just that
+		// it did.
+		if cause := t.conn.conn.firstErr(); cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
 	}
 	var se *sftp.StatusError
 	if errors.As(err, &se) && se.FxCode() == sftp.ErrSSHFxFailure {
@@ -137,8 +153,8 @@ func (t *sftpTarget) wrap(op, p string, err error) error {
 				switch {
 				case st.Flag&stRdOnly != 0:
 					err = fmt.Errorf("%w: %v", ErrReadOnly, err)
-				case st.Bavail == 0 || st.Favail == 0 && st.Files > 0:
-					err = fmt.Errorf("%w: %v", ErrNoSpace, err)
+				case st.Frsize*st.Bavail < uint64(need)+lowSpace || st.Files > 0 && st.Favail == 0:
+					err = fmt.Errorf("%w (%d bytes free): %v", ErrNoSpace, st.Frsize*st.Bavail, err)
 				}
 			}
 		}
@@ -257,7 +273,7 @@ func (t *sftpTarget) Install(ctx context.Context, rel string, r io.Reader, meta 
 		conc := int(min(meta.Size/sftpMaxPacket+1, sftpRequestsPerFile))
 		n, err := f.ReadFromWithConcurrency(io.LimitReader(r, meta.Size), conc)
 		if err != nil {
-			return t.wrap("write", tmp, err)
+			return t.wrapNeed("write", tmp, meta.Size, err)
 		}
 		if n != meta.Size {
 			return fmt.Errorf("send %s: read %d of %d bytes: %w", rel, n, meta.Size, ErrSourceChanged)
@@ -277,7 +293,7 @@ func (t *sftpTarget) Install(ctx context.Context, rel string, r io.Reader, meta 
 	}
 	closed = true
 	if err := f.Close(); err != nil {
-		return t.wrap("close", tmp, err)
+		return t.wrapNeed("close", tmp, meta.Size, err)
 	}
 	if err := t.c.Chtimes(tmp, time.Now(), meta.ModTime); err != nil {
 		return t.wrap("set mtime", tmp, err)

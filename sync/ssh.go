@@ -187,6 +187,31 @@ type deadlineConn struct {
 	net.Conn
 	ioTimeout time.Duration
 	fixed     atomic.Int64 // unix nanoseconds; 0: none
+
+	errMu gosync.Mutex
+	err   error // the first read or write error
+}
+
+func (c *deadlineConn) record(err error) {
+	if err == nil {
+		return
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && c.fixed.Load() == 0 {
+		err = fmt.Errorf("no progress for %v (io timeout): %w", c.ioTimeout, err)
+	}
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// firstErr returns the first error the connection saw: why it failed.
+func (c *deadlineConn) firstErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
 }
 
 func (c *deadlineConn) deadline() time.Time {
@@ -198,12 +223,16 @@ func (c *deadlineConn) deadline() time.Time {
 
 func (c *deadlineConn) Read(b []byte) (int, error) {
 	c.Conn.SetReadDeadline(c.deadline())
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	c.record(err)
+	return n, err
 }
 
 func (c *deadlineConn) Write(b []byte) (int, error) {
 	c.Conn.SetWriteDeadline(c.deadline())
-	return c.Conn.Write(b)
+	n, err := c.Conn.Write(b)
+	c.record(err)
+	return n, err
 }
 
 // sshConn is an authenticated SSH connection with keepalives, closed when

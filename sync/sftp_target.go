@@ -40,6 +40,7 @@ type sftpTarget struct {
 	conn *sshConn
 	c    *sftp.Client
 	log  *slog.Logger
+	bufs gosync.Pool // *[]byte of sftpMaxPacket bytes, for small files
 }
 
 var _ Target = (*sftpTarget)(nil)
@@ -267,7 +268,27 @@ func (t *sftpTarget) Install(ctx context.Context, rel string, r io.Reader, meta 
 			}
 		}
 	}()
-	if meta.Size > 0 {
+	switch {
+	case meta.Size == 0:
+	case meta.Size <= sftpMaxPacket:
+		// One write request, without ReadFrom's goroutines.
+		bp, _ := t.bufs.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, sftpMaxPacket)
+			bp = &b
+		}
+		defer t.bufs.Put(bp)
+		buf := (*bp)[:meta.Size]
+		if n, err := io.ReadFull(r, buf); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return fmt.Errorf("send %s: read %d of %d bytes: %w", rel, n, meta.Size, ErrSourceChanged)
+			}
+			return fmt.Errorf("send %s: %w", rel, err)
+		}
+		if _, err := f.Write(buf); err != nil {
+			return t.wrapNeed("write", tmp, meta.Size, err)
+		}
+	default:
 		// One request per 32 KiB, up to 64 in flight; the reader has no
 		// Len/Size/Stat, so the concurrency is given explicitly.
 		conc := int(min(meta.Size/sftpMaxPacket+1, sftpRequestsPerFile))
@@ -288,8 +309,10 @@ func (t *sftpTarget) Install(ctx context.Context, rel string, r io.Reader, meta 
 	if fi.Size() != meta.Size {
 		return t.wrap("verify", tmp, fmt.Errorf("server has %d bytes, %d were sent", fi.Size(), meta.Size))
 	}
-	if err := f.Chmod(meta.Mode.Perm()); err != nil {
-		return t.wrap("chmod", tmp, err)
+	if fi.Mode().Perm() != meta.Mode.Perm() { // usually right already: the server's umask
+		if err := f.Chmod(meta.Mode.Perm()); err != nil {
+			return t.wrap("chmod", tmp, err)
+		}
 	}
 	closed = true
 	if err := f.Close(); err != nil {

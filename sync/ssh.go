@@ -181,65 +181,11 @@ func (c *signerCache) load(file string) (ssh.Signer, error) {
 	return r.signer, r.err
 }
 
-// deadlineConn gives every Read and Write a deadline of ioTimeout from now,
-// or the fixed deadline while one is set (during the handshake).
-type deadlineConn struct {
-	net.Conn
-	ioTimeout time.Duration
-	fixed     atomic.Int64 // unix nanoseconds; 0: none
-
-	errMu gosync.Mutex
-	err   error // the first read or write error
-}
-
-func (c *deadlineConn) record(err error) {
-	if err == nil {
-		return
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() && c.fixed.Load() == 0 {
-		err = fmt.Errorf("no progress for %v (io timeout): %w", c.ioTimeout, err)
-	}
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
-	if c.err == nil {
-		c.err = err
-	}
-}
-
-// firstErr returns the first error the connection saw: why it failed.
-func (c *deadlineConn) firstErr() error {
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
-	return c.err
-}
-
-func (c *deadlineConn) deadline() time.Time {
-	if f := c.fixed.Load(); f != 0 {
-		return time.Unix(0, f)
-	}
-	return time.Now().Add(c.ioTimeout)
-}
-
-func (c *deadlineConn) Read(b []byte) (int, error) {
-	c.Conn.SetReadDeadline(c.deadline())
-	n, err := c.Conn.Read(b)
-	c.record(err)
-	return n, err
-}
-
-func (c *deadlineConn) Write(b []byte) (int, error) {
-	c.Conn.SetWriteDeadline(c.deadline())
-	n, err := c.Conn.Write(b)
-	c.record(err)
-	return n, err
-}
-
 // sshConn is an authenticated SSH connection with keepalives, closed when
 // the context it was dialled with is done.
 type sshConn struct {
 	*ssh.Client
-	conn      *deadlineConn
+	conn      *conn
 	stopCtx   func() bool
 	stopAlive chan struct{}
 	wg        gosync.WaitGroup
@@ -314,9 +260,8 @@ func dialSSH(ctx context.Context, dc dialConfig) (*sshConn, error) {
 	if err != nil {
 		return nil, &dialError{stageConnect, fmt.Errorf("connect to %s: %w", dc.address, err)}
 	}
-	conn := &deadlineConn{Conn: nc, ioTimeout: dc.opts.ioTimeout()}
-	conn.fixed.Store(deadline.UnixNano())
-	stopCtx := context.AfterFunc(ctx, func() { nc.Close() })
+	conn := newConn(nc, dc.opts.ioTimeout(), deadline)
+	stopCtx := context.AfterFunc(ctx, func() { conn.Close() })
 
 	var verified atomic.Bool
 	cfg := &ssh.ClientConfig{
@@ -328,7 +273,7 @@ func dialSSH(ctx context.Context, dc dialConfig) (*sshConn, error) {
 	c, chans, reqs, err := ssh.NewClientConn(conn, dc.address, cfg)
 	if err != nil {
 		stopCtx()
-		nc.Close()
+		conn.Close()
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
@@ -355,7 +300,7 @@ func classifyHandshake(dc dialConfig, err error, verified bool) error {
 // ready ends the handshake phase: from now on every read and write gets the
 // io timeout, and keepalives make sure a live server keeps answering.
 func (c *sshConn) ready() {
-	c.conn.fixed.Store(0)
+	c.conn.endHandshake()
 	interval := c.conn.ioTimeout / 3
 	c.wg.Add(1)
 	go func() {

@@ -33,9 +33,9 @@ import (
 
 // childSpec is what the parent passes to a child run.
 type childSpec struct {
-	Src     string
-	Hosts   []fssync.Host
-	SSH     fssync.SSHOptions
+	Src   string
+	Hosts []fssync.Host
+	SSH   fssync.SSHOptions
 }
 
 // childResult is what a child run prints.

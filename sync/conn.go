@@ -69,6 +69,17 @@ func (c *conn) fail(err error) {
 	c.cond.Broadcast()
 }
 
+// abort fails the connection with err as its cause and closes it.
+func (c *conn) abort(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
 // firstErr returns why the connection failed, or nil.
 func (c *conn) firstErr() error {
 	c.mu.Lock()

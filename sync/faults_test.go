@@ -430,3 +430,44 @@ func TestLocalFileVanishes(t *testing.T) {
 		checkSynced(t, src, p.dir) // extraneous deleted now
 	})
 }
+
+// TestSFTPServerHangs: the SSH connection stays healthy (keepalives are
+// answered) while the SFTP server hangs mid-transfer; the host must fail
+// within the io timeout all the same.
+func TestSFTPServerHangs(t *testing.T) {
+	p := newInProcessPeer(t, nil)
+	src, old, new := faultSetup(t, p)
+	opts := p.opts()
+	opts.SSH.IOTimeout = 500 * time.Millisecond
+	opts.Concurrency = 4
+	opts.Progress = func(e Progress) {
+		if e.Phase == PhaseSend && e.FilesDone == 3 {
+			p.srv.SetFaults(sftpserver.Faults{HangRequests: true})
+		}
+	}
+	_, err := runSync(t, context.Background(), src, opts, p.host)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || IsPermanent(err) {
+		t.Fatalf("hung SFTP server: %v, want a transient timeout", err)
+	}
+	p.srv.SetFaults(sftpserver.Faults{})
+	checkNoPartial(t, p.dir, old, new)
+	checkRepaired(t, p, src)
+}
+
+func TestSpecialHangs(t *testing.T) {
+	p := newInProcessPeer(t, nil)
+	src := t.TempDir()
+	writeTree(t, src, tree{"aliases": "a"})
+	opts := p.opts()
+	opts.SSH.IOTimeout = 500 * time.Millisecond
+	opts.Specials = []Special{{Match: "aliases", Command: "sleep 60"}}
+	_, err := runSync(t, context.Background(), src, opts, p.host)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("special silent for longer than the io timeout: %v, want a timeout", err)
+	}
+	if !strings.Contains(err.Error(), "specials NOT run") {
+		t.Errorf("error %q must say the special did not complete", err)
+	}
+}

@@ -41,6 +41,7 @@ type sftpTarget struct {
 	c    *sftp.Client
 	log  *slog.Logger
 	bufs gosync.Pool // *[]byte of sftpMaxPacket bytes, for small files
+	dog  *watchdog
 }
 
 var _ Target = (*sftpTarget)(nil)
@@ -94,6 +95,7 @@ func dialTarget(ctx context.Context, h Host, opts Options, hk *hostKeys, signers
 	}
 	conn.ready()
 	t := &sftpTarget{host: h.label(), root: path.Clean(h.Path), conn: conn, c: c, log: log}
+	t.dog = newWatchdog(dc.opts.ioTimeout(), conn.conn.abort)
 	if _, ok := c.HasExtension("posix-rename@openssh.com"); !ok {
 		t.Close()
 		return nil, &dialError{stagePosixRename, permanent(fmt.Errorf("%s: %w: files cannot be replaced atomically, and peoplesync never "+
@@ -168,6 +170,7 @@ func (t *sftpTarget) wrapNeed(op, p string, need int64, err error) error {
 
 // List reads the tree, several directories at once.
 func (t *sftpTarget) List(ctx context.Context) ([]Entry, error) {
+	defer t.dog.begin()()
 	fi, err := t.c.Lstat(t.root)
 	if err != nil {
 		return nil, t.wrap("stat", t.root, err)
@@ -188,6 +191,7 @@ func (t *sftpTarget) List(ctx context.Context) ([]Entry, error) {
 		sem <- struct{}{}
 		infos, err := t.c.ReadDirContext(ctx, t.abs(rel))
 		<-sem
+		t.dog.progress()
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -228,11 +232,37 @@ func (t *sftpTarget) Open(ctx context.Context, rel string) (io.ReadCloser, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	end := t.dog.begin()
 	f, err := t.c.Open(t.abs(rel))
 	if err != nil {
+		end()
 		return nil, t.wrap("open", t.abs(rel), err)
 	}
-	return f, nil
+	return &remoteFile{f: f, dog: t.dog, end: end}, nil
+}
+
+// remoteFile is an open remote file whose reads count as progress.
+type remoteFile struct {
+	f    *sftp.File
+	dog  *watchdog
+	end  func()
+	once gosync.Once
+}
+
+func (r *remoteFile) Read(b []byte) (int, error) {
+	n, err := r.f.Read(b)
+	r.dog.progress()
+	return n, err
+}
+
+// WriteTo reads with concurrent requests (io.Copy uses it).
+func (r *remoteFile) WriteTo(w io.Writer) (int64, error) {
+	return r.f.WriteTo(&progressWriter{wr: w, w: r.dog})
+}
+
+func (r *remoteFile) Close() error {
+	r.once.Do(r.end)
+	return r.f.Close()
 }
 
 // tempName returns a fresh temporary name for a file named base.
@@ -251,6 +281,8 @@ func (t *sftpTarget) Install(ctx context.Context, rel string, r io.Reader, meta 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer t.dog.begin()()
+	r = &progressReader{r: r, w: t.dog}
 	dst := t.abs(rel)
 	tmp := path.Join(path.Dir(dst), tempName(path.Base(dst)))
 	f, err := t.c.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
@@ -332,6 +364,7 @@ func (t *sftpTarget) Mkdir(ctx context.Context, rel string, perm fs.FileMode) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer t.dog.begin()()
 	p := t.abs(rel)
 	if fi, err := t.c.Lstat(p); err == nil && fi.IsDir() {
 		return nil
@@ -350,6 +383,7 @@ func (t *sftpTarget) Remove(ctx context.Context, rel string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer t.dog.begin()()
 	p := t.abs(rel)
 	if err := t.c.Remove(p); err != nil {
 		return t.wrap("remove", p, err)
@@ -392,8 +426,10 @@ func (t *sftpTarget) Run(ctx context.Context, command string, env map[string]str
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
 	var stdout, stderr bytes.Buffer
-	s.Stdout, s.Stderr = &stdout, &stderr
+	s.Stdout, s.Stderr = &progressWriter{wr: &stdout, w: t.dog}, &progressWriter{wr: &stderr, w: t.dog}
+	end := t.dog.begin()
 	err = s.Run(line.String())
+	end()
 	if ctx.Err() != nil {
 		return RunResult{}, ctx.Err()
 	}
@@ -421,11 +457,15 @@ func (t *sftpTarget) Run(ctx context.Context, command string, env map[string]str
 }
 
 func (t *sftpTarget) wrapRun(command string, err error) error {
+	if cause := t.conn.conn.firstErr(); cause != nil && !errors.Is(err, cause) {
+		err = fmt.Errorf("%w: %w", err, cause) // the connection failed: say why
+	}
 	return fmt.Errorf("run %q on %s: %w", command, t.host, err)
 }
 
 // Close ends the SFTP session and the connection.
 func (t *sftpTarget) Close() error {
+	t.dog.stop()
 	t.c.Close()
 	return t.conn.Close()
 }

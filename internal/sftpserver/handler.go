@@ -52,6 +52,7 @@ func (h *handler) writable(op, p string) error {
 
 // Fileread opens a file for reading.
 func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+	h.s.hang()
 	rel, err := h.rel(r.Filepath)
 	if err != nil {
 		return nil, err
@@ -70,6 +71,7 @@ func (h *handler) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
 }
 
 func (h *handler) openWrite(r *sftp.Request, flag int) (*faultFile, error) {
+	h.s.hang()
 	rel, err := h.rel(r.Filepath)
 	if err != nil {
 		return nil, err
@@ -105,6 +107,7 @@ type faultFile struct {
 }
 
 func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
+	f.s.hang()
 	faults := f.s.currentFaults()
 	switch {
 	case faults.DiskFull:
@@ -117,6 +120,7 @@ func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
 
 // Filecmd runs Setstat, Rename, Rmdir, Mkdir and Remove.
 func (h *handler) Filecmd(r *sftp.Request) error {
+	h.s.hang()
 	rel, err := h.rel(r.Filepath)
 	if err != nil {
 		return err
@@ -193,6 +197,7 @@ func (h *handler) setstat(rel string, r *sftp.Request) error {
 
 // PosixRename renames, replacing the target.
 func (h *handler) PosixRename(r *sftp.Request) error {
+	h.s.hang()
 	from, err := h.rel(r.Filepath)
 	if err != nil {
 		return err
@@ -209,6 +214,7 @@ func (h *handler) PosixRename(r *sftp.Request) error {
 
 // StatVFS reports the root's file system, with no free space under DiskFull.
 func (h *handler) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
+	h.s.hang()
 	if _, err := h.rel(r.Filepath); err != nil {
 		return nil, err
 	}
@@ -236,6 +242,7 @@ func (h *handler) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
 
 // Filelist runs List, Stat and Readlink.
 func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
+	h.s.hang()
 	rel, err := h.rel(r.Filepath)
 	if err != nil {
 		return nil, err
@@ -272,6 +279,7 @@ func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 
 // Lstat stats without following a final symbolic link.
 func (h *handler) Lstat(r *sftp.Request) (sftp.ListerAt, error) {
+	h.s.hang()
 	rel, err := h.rel(r.Filepath)
 	if err != nil {
 		return nil, err

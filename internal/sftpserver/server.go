@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -50,6 +51,10 @@ type Faults struct {
 	// remove) fail with permission denied, like a target directory the user
 	// cannot write.
 	ReadOnly bool
+	// HangRequests makes SFTP requests block until the fault is cleared or
+	// the server closes, while the SSH connection stays healthy (keepalives
+	// are answered): an SFTP server stuck on a dead NFS mount.
+	HangRequests bool
 }
 
 // Config configures a Server.
@@ -85,6 +90,7 @@ type Server struct {
 	connFaults connFaultState
 	mu         sync.Mutex
 	faults     Faults
+	changed    chan struct{} // closed and replaced by SetFaults
 	conns      map[net.Conn]struct{}
 	closed     bool
 	wg         sync.WaitGroup
@@ -128,6 +134,7 @@ func Start(cfg Config) (*Server, error) {
 		root:     root,
 		log:      log,
 		faults:   cfg.Faults,
+		changed:  make(chan struct{}),
 		conns:    make(map[net.Conn]struct{}),
 	}
 	s.connFaults.set(cfg.Faults.ConnFaults)
@@ -171,8 +178,27 @@ func (s *Server) KnownHostsLine() string {
 func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	s.faults = f
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.mu.Unlock()
 	s.connFaults.set(f.ConnFaults)
+}
+
+// hang blocks while the HangRequests fault is set.
+func (s *Server) hang() {
+	for {
+		s.mu.Lock()
+		hang, changed := s.faults.HangRequests, s.changed
+		s.mu.Unlock()
+		if !hang {
+			return
+		}
+		select {
+		case <-changed:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 func (s *Server) currentFaults() Faults {
@@ -321,6 +347,11 @@ func (s *Server) drain(reqs <-chan *ssh.Request) {
 
 func (s *Server) exec(ch ssh.Channel, command string, env []string) {
 	cmd := exec.CommandContext(s.ctx, "/bin/sh", "-c", command)
+	// Close stops the command's whole process group, and does not wait
+	// long for a child that kept the output open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	cmd.Dir = s.rootPath
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = ch

@@ -3,9 +3,11 @@ package sync
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/peoplesync/peoplesync/internal/sftpserver"
@@ -94,4 +96,29 @@ func TestCheckFailures(t *testing.T) {
 		opts.Specials = []Special{{Match: "aliases", Command: "newaliases"}}
 		failsAt(t, Check(context.Background(), []Host{p.host}, opts)[0], CheckExec, ErrNoExec)
 	})
+}
+
+// TestNoInsecureHostKey: host keys are always verified; nothing outside
+// tests may turn verification off.
+func TestNoInsecureHostKey(t *testing.T) {
+	err := filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != ".." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "InsecureIgnore"+"HostKey") {
+			t.Errorf("%s turns host key verification off", p)
+		}
+		return nil
+	})
+	must(t, err)
 }

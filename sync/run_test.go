@@ -3,12 +3,17 @@ package sync
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/peoplesync/peoplesync/internal/sftpserver"
 )
@@ -528,4 +533,44 @@ func TestMatchGlob(t *testing.T) {
 	if !excluded([]string{"tmp"}, "tmp/a/b") || excluded([]string{"tmp"}, "tmpx/a") {
 		t.Error("excluded directories must exclude their subtree, and only theirs")
 	}
+}
+
+func TestAgentAuthAndLinkedRoot(t *testing.T) {
+	p := newInProcessPeer(t, nil)
+	pemBytes, err := os.ReadFile(p.ssh.IdentityFile)
+	must(t, err)
+	key, err := ssh.ParseRawPrivateKey(pemBytes)
+	must(t, err)
+	keyring := agent.NewKeyring()
+	must(t, keyring.Add(agent.AddedKey{PrivateKey: key}))
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	must(t, err)
+	var wg gosync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				agent.ServeAgent(keyring, c)
+			})
+		}
+	})
+
+	// The target path is a link to the real directory.
+	real := filepath.Join(p.srv.Root(), "real-people")
+	must(t, os.Mkdir(real, 0o755))
+	must(t, os.Symlink("real-people", p.dir))
+	src := t.TempDir()
+	writeTree(t, src, tree{"aliases": "a"})
+	opts := p.opts()
+	opts.SSH.IdentityFile = ""
+	opts.SSH.AgentSocket = sock
+	mustSync(t, src, opts, p.host)
+	checkSynced(t, src, real)
 }

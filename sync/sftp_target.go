@@ -171,7 +171,7 @@ func (t *sftpTarget) wrapNeed(op, p string, need int64, err error) error {
 // List reads the tree, several directories at once.
 func (t *sftpTarget) List(ctx context.Context) ([]Entry, error) {
 	defer t.dog.begin()()
-	fi, err := t.c.Lstat(t.root)
+	fi, err := t.c.Stat(t.root) // the root may be a link; nothing below is followed
 	if err != nil {
 		return nil, t.wrap("stat", t.root, err)
 	}

@@ -60,9 +60,9 @@ func TestConnWritesInOrder(t *testing.T) {
 	// the chance to drain first by reading a byte back.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c.mu.Lock()
-		empty := len(c.buf) == 0
-		c.mu.Unlock()
+		c.w.mu.Lock()
+		empty := len(c.w.buf) == 0
+		c.w.mu.Unlock()
 		if empty || time.Now().After(deadline) {
 			break
 		}
@@ -121,9 +121,9 @@ func TestConnCloseUnblocksWriters(t *testing.T) {
 	// Wait until the writer is blocked on a full buffer, then close.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c.mu.Lock()
-		full := len(c.buf) >= maxBuffered
-		c.mu.Unlock()
+		c.w.mu.Lock()
+		full := len(c.w.buf) >= maxBuffered
+		c.w.mu.Unlock()
 		if full || time.Now().After(deadline) {
 			break
 		}

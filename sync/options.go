@@ -15,7 +15,7 @@ const (
 	DefaultMaxDelete   = 10
 	DefaultAttempts    = 3
 	DefaultRetryDelay  = time.Second
-	DefaultConcurrency = 32
+	DefaultConcurrency = 64
 )
 
 // Host is one server the tree is pushed to.

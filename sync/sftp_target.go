@@ -3,13 +3,12 @@ package sync
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path"
@@ -81,11 +80,7 @@ func dialTarget(ctx context.Context, h Host, opts Options, hk *hostKeys, signers
 	if err != nil {
 		return nil, err
 	}
-	c, err := sftp.NewClient(conn.Client,
-		sftp.UseConcurrentWrites(true),
-		sftp.MaxConcurrentRequestsPerFile(sftpRequestsPerFile),
-		sftp.MaxPacketChecked(sftpMaxPacket),
-	)
+	c, err := startSFTP(conn)
 	if err != nil {
 		conn.Close()
 		if ctx.Err() != nil {
@@ -102,6 +97,51 @@ func dialTarget(ctx context.Context, h Host, opts Options, hk *hostKeys, signers
 			"deletes a file to rename over it; use OpenSSH's sftp-server or another server with posix-rename", dc.address, ErrNoPosixRename))}
 	}
 	return t, nil
+}
+
+// startSFTP starts an SFTP session on conn whose requests are batched into
+// as few SSH packets as possible (channelWriter).
+func startSFTP(conn *sshConn) (*sftp.Client, error) {
+	s, err := conn.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.StdinPipe()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	r, err := s.StdoutPipe()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.RequestSubsystem("sftp"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	c, err := sftp.NewClientPipe(r, &sessionWriter{newChannelWriter(w), s},
+		sftp.UseConcurrentWrites(true),
+		sftp.MaxConcurrentRequestsPerFile(sftpRequestsPerFile),
+		sftp.MaxPacketChecked(sftpMaxPacket),
+	)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// sessionWriter closes the SFTP session with its input.
+type sessionWriter struct {
+	*channelWriter
+	s *ssh.Session
+}
+
+func (w *sessionWriter) Close() error {
+	err := w.channelWriter.Close()
+	w.s.Close()
+	return err
 }
 
 const (
@@ -266,13 +306,13 @@ func (r *remoteFile) Close() error {
 }
 
 // tempName returns a fresh temporary name for a file named base.
+// The file is created with O_EXCL, so the random part only needs to make
+// collisions unlikely, not be unguessable.
 func tempName(base string) string {
-	var b [6]byte
-	rand.Read(b[:])
 	if len(base) > 100 {
 		base = base[:100]
 	}
-	return TempPrefix + base + "." + hex.EncodeToString(b[:])
+	return fmt.Sprintf("%s%s.%012x", TempPrefix, base, rand.Uint64()&(1<<48-1))
 }
 
 // Install uploads to a temporary file, verifies its size, sets mode and
@@ -466,8 +506,9 @@ func (t *sftpTarget) wrapRun(command string, err error) error {
 // Close ends the SFTP session and the connection.
 func (t *sftpTarget) Close() error {
 	t.dog.stop()
+	err := t.conn.Close() // first: unblocks a session write waiting for the window
 	t.c.Close()
-	return t.conn.Close()
+	return err
 }
 
 // shellQuote quotes s for a POSIX shell.

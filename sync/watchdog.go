@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,68 +12,65 @@ import (
 // made progress for the io timeout. The connection's own deadlines and
 // keepalives catch a dead or silent peer; the watchdog catches a server
 // whose SSH side still answers keepalives while its SFTP server or a
-// special hangs (on a dead NFS mount, say).
+// special hangs (on a dead NFS mount, say). Progress is one atomic store;
+// a timer checks a few times per timeout while operations are pending.
 type watchdog struct {
 	timeout time.Duration
 	fire    func(error)
 
+	last    atomic.Int64 // unix nanoseconds of the last start, end or progress
+	pending atomic.Int64
+
 	mu      gosync.Mutex
-	pending int
-	last    time.Time // last start, end or progress of an operation
+	running bool // the check timer is armed
+	stopped bool
 	timer   *time.Timer
-	fired   bool
 }
 
 func newWatchdog(timeout time.Duration, fire func(error)) *watchdog {
 	w := &watchdog{timeout: timeout, fire: fire}
-	w.timer = time.AfterFunc(timeout, w.check)
+	w.timer = time.AfterFunc(time.Hour, w.check)
 	w.timer.Stop()
 	return w
 }
 
 // begin marks an operation started; call the returned func when it ends.
 func (w *watchdog) begin() (end func()) {
-	w.mu.Lock()
-	w.pending++
-	w.touchLocked()
-	w.mu.Unlock()
-	return func() {
+	w.progress()
+	if w.pending.Add(1) == 1 {
 		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.pending--
-		w.touchLocked()
-		if w.pending == 0 {
-			w.timer.Stop()
+		if !w.running && !w.stopped {
+			w.running = true
+			w.timer.Reset(w.timeout / 4)
 		}
+		w.mu.Unlock()
+	}
+	return func() {
+		w.progress()
+		w.pending.Add(-1)
 	}
 }
 
 // progress notes that a pending operation moved on.
-func (w *watchdog) progress() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.pending > 0 {
-		w.touchLocked()
-	}
-}
-
-func (w *watchdog) touchLocked() {
-	w.last = time.Now()
-	w.timer.Reset(w.timeout)
-}
+func (w *watchdog) progress() { w.last.Store(time.Now().UnixNano()) }
 
 func (w *watchdog) check() {
 	w.mu.Lock()
-	if w.pending == 0 || w.fired {
+	if w.stopped {
 		w.mu.Unlock()
 		return
 	}
-	if idle := time.Since(w.last); idle < w.timeout {
-		w.timer.Reset(w.timeout - idle) // progress raced with the timer
+	if w.pending.Load() == 0 {
+		w.running = false
 		w.mu.Unlock()
 		return
 	}
-	w.fired = true
+	if time.Since(time.Unix(0, w.last.Load())) < w.timeout {
+		w.timer.Reset(w.timeout / 4)
+		w.mu.Unlock()
+		return
+	}
+	w.stopped = true
 	w.mu.Unlock()
 	w.fire(&stallError{w.timeout})
 }
@@ -81,7 +79,7 @@ func (w *watchdog) check() {
 func (w *watchdog) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.fired = true
+	w.stopped = true
 	w.timer.Stop()
 }
 

@@ -93,9 +93,11 @@ func checkHost(ctx context.Context, h Host, opts Options, hk *hostKeys, signers 
 		return fail(string(stage), err)
 	}
 	defer t.Close()
-	for _, s := range []string{CheckConnect, CheckHostKey, CheckAuth, CheckSFTP, CheckPosixRename} {
-		pass(s, "")
-	}
+	pass(CheckConnect, t.conn.RemoteAddr().String())
+	pass(CheckHostKey, t.conn.hostKey)
+	pass(CheckAuth, t.conn.User())
+	pass(CheckSFTP, "")
+	pass(CheckPosixRename, "")
 
 	fi, err := t.c.Stat(t.root)
 	switch {

@@ -66,9 +66,10 @@ type Special struct {
 	// matches the last element anywhere ("aliases", "*.db"), with one the
 	// whole path ("maps/*.txt").
 	Match string
-	// Command is run once per host by the user's shell on the host, in the
-	// target directory, with FILES set to the matching installed or deleted
-	// paths, colon-separated.
+	// Command is run once per host by the user's shell on the host (which
+	// must be POSIX-compatible), in the target directory, with FILES set to
+	// the matching installed or deleted paths, colon-separated. A command
+	// that neither ends nor writes output for SSHOptions.IOTimeout fails.
 	Command string
 }
 
@@ -98,7 +99,9 @@ type Options struct {
 	// Specials are run on a host after matching files changed there.
 	Specials []Special
 	// DryRun connects and compares but changes nothing: the changes and
-	// specials that would happen are reported (and itemized) only.
+	// specials that would happen are reported (and itemized) only. (With
+	// specials configured, `true` is run on each host to check it can run
+	// commands at all.)
 	DryRun bool
 	// Itemize, when set, receives one line per change and special, like
 	// rsync -i, each host's lines together when the host is done:

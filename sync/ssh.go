@@ -38,8 +38,10 @@ type SSHOptions struct {
 	// ConnectTimeout bounds connecting, the SSH handshake, authentication
 	// and starting SFTP (default DefaultConnectTimeout).
 	ConnectTimeout time.Duration
-	// IOTimeout is how long a connection may make no progress at all before
-	// the host fails (default DefaultIOTimeout). Keepalives are sent every
+	// IOTimeout is how long a host may make no progress before it fails
+	// (default DefaultIOTimeout): a server that stops answering, or whose
+	// SFTP server or special command does nothing (no response, no output)
+	// for this long while sshd still answers. Keepalives are sent every
 	// IOTimeout/3, so an idle but healthy connection does not time out.
 	IOTimeout time.Duration
 	// AgentSocket is the ssh-agent socket to take keys from, usually
@@ -119,10 +121,11 @@ func (hk *hostKeys) algorithms(address string, remote net.Addr) []string {
 }
 
 // callback verifies with known_hosts and turns failures into HostKeyError.
-func (hk *hostKeys) callback(verified *atomic.Bool) ssh.HostKeyCallback {
+func (hk *hostKeys) callback(verified *atomic.Bool, fingerprint *string) ssh.HostKeyCallback {
 	return func(address string, remote net.Addr, key ssh.PublicKey) error {
 		err := hk.check(address, remote, key)
 		if err == nil {
+			*fingerprint = key.Type() + " " + ssh.FingerprintSHA256(key)
 			verified.Store(true)
 			return nil
 		}
@@ -190,6 +193,7 @@ type sshConn struct {
 	stopAlive chan struct{}
 	wg        gosync.WaitGroup
 	closeOnce gosync.Once
+	hostKey   string // type and SHA256 fingerprint of the verified host key
 }
 
 // dialConfig is what dialSSH needs for one host.
@@ -264,10 +268,11 @@ func dialSSH(ctx context.Context, dc dialConfig) (*sshConn, error) {
 	stopCtx := context.AfterFunc(ctx, func() { conn.Close() })
 
 	var verified atomic.Bool
+	var fingerprint string
 	cfg := &ssh.ClientConfig{
 		User:              dc.user,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
-		HostKeyCallback:   dc.hostKeys.callback(&verified),
+		HostKeyCallback:   dc.hostKeys.callback(&verified, &fingerprint),
 		HostKeyAlgorithms: dc.hostKeys.algorithms(dc.address, nc.RemoteAddr()),
 	}
 	c, chans, reqs, err := ssh.NewClientConn(conn, dc.address, cfg)
@@ -279,7 +284,7 @@ func dialSSH(ctx context.Context, dc dialConfig) (*sshConn, error) {
 		}
 		return nil, classifyHandshake(dc, err, verified.Load())
 	}
-	sc := &sshConn{Client: ssh.NewClient(c, chans, reqs), conn: conn, stopCtx: stopCtx, stopAlive: make(chan struct{})}
+	sc := &sshConn{Client: ssh.NewClient(c, chans, reqs), conn: conn, stopCtx: stopCtx, stopAlive: make(chan struct{}), hostKey: fingerprint}
 	return sc, nil
 }
 

@@ -6,7 +6,13 @@
 // servers at once against 1. Times are medians; peoplesync runs in a child
 // process (this program re-executed) so its peak RSS can be measured.
 //
-//	go run ./internal/bench/sync [-reps 3] [-files 5000]
+//	go run ./internal/bench/sync [-reps 3] [-files 5000] [-changed 50] [-keep]
+//
+// The machine running the benchmark is also the servers', so with 4 servers
+// the client and four sshd sessions share its cores. Environment:
+// BENCH_CPU=1 prints each run's CPU time (the child's and the whole
+// machine's), BENCH_CPUPROFILE=FILE writes a CPU profile of each peoplesync
+// run to FILE.PID, BENCH_CONCURRENCY=N sets the files in flight per host.
 package main
 
 import (

@@ -77,7 +77,7 @@ func scanSource(ctx context.Context, dir string, exclude []string, log *slog.Log
 	}
 	s := &source{dir: t.(*localTarget).dir, entries: make(map[string]Entry, len(all))}
 	for _, e := range all {
-		if excluded(exclude, e.Path) || s.underSkipped(e.Path) {
+		if excluded(exclude, e.Path) {
 			continue
 		}
 		switch {
@@ -98,17 +98,6 @@ func scanSource(ctx context.Context, dir string, exclude []string, log *slog.Log
 		}
 	}
 	return s, nil
-}
-
-// underSkipped: a path below a skipped one (cannot happen for links, which
-// are not descended into; kept for safety).
-func (s *source) underSkipped(rel string) bool {
-	for _, sk := range s.skipped {
-		if strings.HasPrefix(rel, sk+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // openSource opens a source file without following a symbolic link.

@@ -93,7 +93,7 @@ func scanSource(ctx context.Context, dir string, exclude []string, log *slog.Log
 			if e.Mode&fs.ModeSymlink == 0 {
 				what = "not a regular file"
 			}
-			log.Warn("skipping local path", "path", filepath.Join(dir, e.Path), "reason", what)
+			log.Warn("skipping local path", "file", filepath.Join(dir, e.Path), "reason", what)
 			s.skipped = append(s.skipped, e.Path)
 		}
 	}

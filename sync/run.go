@@ -112,7 +112,7 @@ type hostRun struct {
 // the attempts are used up.
 func (r *runner) syncHost(ctx context.Context, h Host) HostReport {
 	start := time.Now()
-	hr := &hostRun{r: r, host: h, log: r.log.With("host", h.label()), changed: map[string]bool{}}
+	hr := &hostRun{r: r, host: h, log: r.log.With("server", h.label()), changed: map[string]bool{}}
 	hr.rep.Host = h.label()
 	attempts := orDefault(r.opts.Attempts, DefaultAttempts)
 	delay := orDefault(r.opts.RetryDelay, DefaultRetryDelay)
@@ -228,7 +228,7 @@ func (hr *hostRun) run(ctx context.Context) error {
 			if isConnectionError(err) {
 				return err
 			}
-			hr.log.Warn("cannot remove leftover temporary file", "path", tmp, "err", err)
+			hr.log.Warn("cannot remove leftover temporary file", "file", tmp, "err", err)
 			continue
 		}
 		hr.rep.TempRemoved++
@@ -300,7 +300,7 @@ func (hr *hostRun) removeTemps(ctx context.Context, t Target) error {
 				return err
 			}
 			if !errors.Is(err, fs.ErrNotExist) {
-				hr.log.Warn("cannot remove leftover temporary file", "path", e.Path, "err", err)
+				hr.log.Warn("cannot remove leftover temporary file", "file", e.Path, "err", err)
 			}
 			continue
 		}
@@ -418,7 +418,7 @@ func (hr *hostRun) send(ctx context.Context, t Target, p *plan) (int, error) {
 				case errors.Is(err, fs.ErrNotExist) && errors.Is(err, errLocal):
 					vanished++
 					hr.rep.Vanished = append(hr.rep.Vanished, c.Path)
-					hr.log.Warn("local file vanished before it was sent", "path", c.Path)
+					hr.log.Warn("local file vanished before it was sent", "file", c.Path)
 				case context.Cause(ctx) != nil && ctx.Err() != nil:
 					// Stopped because of an earlier error: not reported again.
 				default:

@@ -336,7 +336,7 @@ func (t *sftpTarget) Install(ctx context.Context, rel string, r io.Reader, meta 
 				f.Close()
 			}
 			if rerr := t.c.Remove(tmp); rerr != nil && !isConnectionError(rerr) {
-				t.log.Warn("remove temporary file after a failed install", "host", t.host, "path", tmp, "err", rerr)
+				t.log.Warn("remove temporary file after a failed install", "server", t.host, "file", tmp, "err", rerr)
 			}
 		}
 	}()

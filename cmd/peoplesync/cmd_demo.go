@@ -179,4 +179,3 @@ func listFiles(dir string) ([]string, error) {
 	sort.Strings(out)
 	return out, err
 }
-

@@ -7,9 +7,12 @@ package aliasfmt
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"unsafe"
 
 	"github.com/peoplesync/peoplesync/nidump"
 )
@@ -79,21 +82,19 @@ func NewStripper(opts Options) (*Stripper, error) {
 }
 
 // IsServer reports whether host names one of the mail servers.
-func (s *Stripper) IsServer(host string) bool { return isServer(s, host) }
+func (s *Stripper) IsServer(host string) bool { return s.isServer(view(host)) }
 
-// text is what the matching works on: entries as strings, or raw bytes.
-type text interface{ ~string | ~[]byte }
+// view returns the bytes of str without copying them. The matching below
+// only reads, so a string can be matched as bytes, in place.
+func view(str string) []byte { return unsafe.Slice(unsafe.StringData(str), len(str)) }
 
-func isServer[T text](s *Stripper, host T) bool {
+func (s *Stripper) isServer(host []byte) bool {
 	if n := len(host); n > 0 && host[n-1] == '.' {
 		host = host[:n-1]
 	}
 	label := host
-	for i := 0; i < len(host); i++ {
-		if host[i] == '.' {
-			label = host[:i]
-			break
-		}
+	if i := bytes.IndexByte(host, '.'); i >= 0 {
+		label = host[:i]
 	}
 	match := false
 	for _, n := range s.short {
@@ -107,14 +108,13 @@ func isServer[T text](s *Stripper, host T) bool {
 			match = true
 		}
 	}
+	// A host with spaces or angle brackets is not a plain host name (a
+	// display name or a route): never a server.
 	if !match {
 		return false
 	}
-	// A host with spaces or angle brackets is not a plain host name (a
-	// display name or a route): never a server.
-	for i := 0; i < len(host); i++ {
-		switch host[i] {
-		case ' ', '\t', '<', '>':
+	for _, c := range host {
+		if c == ' ' || c == '\t' || c == '<' || c == '>' {
 			return false
 		}
 	}
@@ -123,7 +123,7 @@ func isServer[T text](s *Stripper, host T) bool {
 
 // equalFold compares a with lower, which is already lower case, ignoring
 // ASCII case.
-func equalFold[T text](a T, lower string) bool {
+func equalFold(a []byte, lower string) bool {
 	if len(a) != len(lower) {
 		return false
 	}
@@ -142,56 +142,56 @@ func equalFold[T text](a T, lower string) bool {
 // RoutingLocal returns the local part of member when it is a plain address
 // local@SERVER with SERVER a mail server. Programs, files, includes and
 // quoted members are never routing members.
-func (s *Stripper) RoutingLocal(member string) (string, bool) { return routingLocal(s, member) }
+func (s *Stripper) RoutingLocal(member string) (string, bool) {
+	n := s.routingLocal(view(member))
+	if n < 0 {
+		return "", false
+	}
+	return member[:n], true
+}
 
-func routingLocal[T text](s *Stripper, member T) (T, bool) {
-	var none T
+// routingLocal returns the length of member's local part when it is a
+// routing member, and -1 when it is not.
+func (s *Stripper) routingLocal(member []byte) int {
 	if len(member) == 0 {
-		return none, false
+		return -1
 	}
 	switch member[0] {
 	case '|', '/', '"', ':':
 		// A program, a file, a quoted local part or :include:.
-		return none, false
+		return -1
 	}
-	at := -1
-	for i := len(member) - 1; i >= 0; i-- {
-		if member[i] == '@' {
-			at = i
-			break
-		}
+	at := bytes.LastIndexByte(member, '@')
+	if at <= 0 || at == len(member)-1 || !s.isServer(member[at+1:]) {
+		return -1
 	}
-	if at <= 0 || at == len(member)-1 || !isServer(s, member[at+1:]) {
-		return none, false
-	}
-	for i := 0; i < at; i++ {
-		if member[i] == ' ' || member[i] == '\t' {
+	for _, c := range member[:at] {
+		if c == ' ' || c == '\t' {
 			// "Julia Newberg @earth" is not a plain address.
-			return none, false
+			return -1
 		}
 	}
-	return member[:at], true
+	return at
 }
 
 // decide says what to do with an entry's members: Kept, Stripped, or
 // Rewritten. For Rewritten, local[i] is the length of member i's local
 // part when it is a routing member, and -1 otherwise.
-func decide[T text](s *Stripper, members []T, local []int) (Action, []int) {
+func (s *Stripper) decide(members [][]byte, local []int) (Action, []int) {
 	local = local[:0]
 	if len(s.short)+len(s.qualify) == 0 {
 		return Kept, local
 	}
 	routing := 0
 	for _, m := range members {
-		l, ok := routingLocal(s, m)
-		if !ok {
-			local = append(local, -1)
+		n := s.routingLocal(m)
+		local = append(local, n)
+		if n < 0 {
 			continue
 		}
 		if s.mode == Grep {
 			return Stripped, local
 		}
-		local = append(local, len(l))
 		routing++
 	}
 	switch routing {
@@ -216,8 +216,13 @@ const (
 // Apply returns the entry to write and what was done to it. a is never
 // modified.
 func (s *Stripper) Apply(a nidump.Alias) (nidump.Alias, Action) {
-	var buf [16]int
-	action, local := decide(s, a.Members, buf[:0])
+	var lbuf [16]int
+	var mbuf [16][]byte
+	views := mbuf[:0]
+	for _, m := range a.Members {
+		views = append(views, view(m))
+	}
+	action, local := s.decide(views, lbuf[:0])
 	if action != Rewritten {
 		return a, action
 	}
@@ -294,7 +299,7 @@ func (w *Writer) Stats() Stats { return w.stats }
 func (w *Writer) writeRaw(a *nidump.RawAlias) error {
 	w.stats.Read++
 	var action Action
-	action, w.local = decide(w.s, a.Members, w.local)
+	action, w.local = w.s.decide(a.Members, w.local)
 	switch action {
 	case Stripped:
 		w.stats.Stripped++
@@ -336,24 +341,197 @@ func rawToAlias(a *nidump.RawAlias) nidump.Alias {
 // Format reads aliases from r (nidump output or an aliases(5) file), strips
 // them as opts say and writes them to w in input order (see Writer). name
 // labels parse errors. It stops at the first malformed entry; what was
-// written before it must then be discarded. It allocates nothing per
-// entry, so a dump of any size streams through in constant memory.
+// written before it must then be discarded.
+//
+// It streams in bounded memory, allocating nothing per entry, and uses
+// every core: the input is cut into chunks at entry boundaries, chunks are
+// parsed and stripped in parallel, and written in order. With a stripped
+// callback (called in input order) it runs on one goroutine.
 func Format(r io.Reader, w io.Writer, name string, opts Options, stripped func(nidump.Alias)) (Stats, error) {
+	if stripped != nil || runtime.GOMAXPROCS(0) == 1 {
+		return formatSequential(r, w, name, opts, stripped)
+	}
+	return formatChunks(r, w, name, opts, chunkSize, min(runtime.GOMAXPROCS(0), 4))
+}
+
+func formatSequential(r io.Reader, w io.Writer, name string, opts Options, stripped func(nidump.Alias)) (Stats, error) {
 	aw, err := NewWriter(w, opts, stripped)
 	if err != nil {
 		return Stats{}, err
 	}
-	ar := nidump.NewAliasReader(r, name)
+	st, err := aw.format(nidump.NewAliasReader(r, name))
+	if err != nil {
+		return st, err
+	}
+	return st, aw.Flush()
+}
+
+// format writes every entry ar reads.
+func (w *Writer) format(ar *nidump.AliasReader) (Stats, error) {
 	for {
 		a, err := ar.NextRaw()
 		if err == io.EOF {
-			return aw.Stats(), aw.Flush()
+			return w.Stats(), nil
 		}
 		if err != nil {
-			return aw.Stats(), err
+			return w.Stats(), err
 		}
-		if err := aw.writeRaw(a); err != nil {
-			return aw.Stats(), err
+		if err := w.writeRaw(a); err != nil {
+			return w.Stats(), err
 		}
 	}
+}
+
+// chunkSize is about how much input one parallel chunk holds.
+const chunkSize = 64 << 10
+
+// chunk is a run of whole entries, formatted by a worker.
+type chunk struct {
+	in    []byte
+	line  int // lines before it in the input
+	out   bytes.Buffer
+	stats Stats
+	err   error
+	done  chan struct{}
+}
+
+func formatChunks(r io.Reader, w io.Writer, name string, opts Options, size, workers int) (Stats, error) {
+	s, err := NewStripper(opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	// Chunks are recycled through free: at most len(free) are in memory.
+	free := make(chan *chunk, 3*workers+2)
+	for range cap(free) {
+		free <- &chunk{}
+	}
+	todo := make(chan *chunk, cap(free))
+	inOrder := make(chan *chunk, cap(free))
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(todo)
+		defer close(inOrder)
+		readErr = cutChunks(r, size, free, stop, func(c *chunk) {
+			inOrder <- c // never blocks: both hold every chunk there is
+			todo <- c
+		})
+	}()
+	for range workers {
+		go func() {
+			aw := &Writer{bw: bufio.NewWriterSize(nil, 64*1024), s: s}
+			ar := nidump.NewAliasReader(nil, name)
+			var in bytes.Reader
+			for c := range todo {
+				in.Reset(c.in)
+				ar.Reset(&in)
+				ar.SkipLines(c.line)
+				c.out.Reset()
+				aw.bw.Reset(&c.out)
+				aw.stats = Stats{}
+				c.stats, c.err = aw.format(ar)
+				if c.err == nil {
+					c.err = aw.Flush()
+				}
+				close(c.done)
+			}
+		}()
+	}
+	// On an early return the reader and the workers wind down by
+	// themselves: the reader at its next chunk (a read blocked on a slow
+	// pipe is not waited for), the workers when the reader closes todo.
+	defer close(stop)
+	var st Stats
+	for c := range inOrder {
+		<-c.done
+		st.Read += c.stats.Read
+		st.Written += c.stats.Written
+		st.Stripped += c.stats.Stripped
+		st.Rewritten += c.stats.Rewritten
+		if _, err := w.Write(c.out.Bytes()); err != nil {
+			return st, err
+		}
+		if c.err != nil {
+			return st, c.err
+		}
+		free <- c
+	}
+	// inOrder is closed: the reader is done, and readErr is set.
+	return st, readErr
+}
+
+// cutChunks reads r into chunks taken from free, of about size bytes, that
+// end where an entry ends: before a line that starts neither with a space or
+// tab (a continuation) nor with '#' (a comment, which does not end an
+// entry), and hands them to send. It stops early when stop is closed. The
+// input is read straight into the chunks; only the start of the next entry
+// is copied from one chunk to the next.
+func cutChunks(r io.Reader, size int, free <-chan *chunk, stop <-chan struct{}, send func(*chunk)) error {
+	take := func() *chunk {
+		select {
+		case c := <-free:
+			c.in = c.in[:0]
+			return c
+		case <-stop:
+			return nil
+		}
+	}
+	c := take()
+	lines := 0
+	for eof := false; c != nil; {
+		for !eof && len(c.in) < size {
+			if cap(c.in)-len(c.in) < size-len(c.in) {
+				c.in = append(make([]byte, 0, 2*size+len(c.in)), c.in...)
+			}
+			n, err := r.Read(c.in[len(c.in):cap(c.in)])
+			c.in = c.in[:len(c.in)+n]
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				return err
+			}
+		}
+		if len(c.in) == 0 {
+			return nil
+		}
+		cut := len(c.in)
+		if !eof {
+			if cut = entryBoundary(c.in); cut <= 0 {
+				size *= 2 // one entry longer than a chunk: read more
+				continue
+			}
+		}
+		next := take()
+		if next == nil {
+			return nil
+		}
+		next.in = append(next.in, c.in[cut:]...)
+		c.in = c.in[:cut]
+		c.line, c.err, c.done = lines, nil, make(chan struct{})
+		lines += bytes.Count(c.in, []byte{'\n'})
+		send(c)
+		c = next
+		if eof && len(c.in) == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// entryBoundary returns the last offset in b, after a '\n', at which a line
+// that can start an entry begins, or -1 when there is none.
+func entryBoundary(b []byte) int {
+	for end := len(b) - 1; end > 0; {
+		nl := bytes.LastIndexByte(b[:end], '\n')
+		if nl < 0 {
+			return -1
+		}
+		switch b[nl+1] {
+		case ' ', '\t', '#':
+			end = nl
+			continue
+		}
+		return nl + 1
+	}
+	return -1
 }

@@ -63,15 +63,28 @@ type AliasReader struct {
 	nameSp  span
 	spans   []span
 	raw     RawAlias
+	scanBuf []byte // the scanner's first buffer, for Reset
 	err     error
 }
 
 // NewAliasReader returns a reader of aliases. name labels errors (a file
 // name or "nidump aliases"); it may be empty.
 func NewAliasReader(r io.Reader, name string) *AliasReader {
+	buf := make([]byte, 0, 64*1024)
 	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 0, 64*1024), maxLine)
-	return &AliasReader{s: s, name: name}
+	s.Buffer(buf, maxLine)
+	return &AliasReader{s: s, name: name, scanBuf: buf}
+}
+
+// SkipLines makes line numbers count from n+1: for reading part of a
+// larger input that starts after line n. Call it before the first Next.
+func (r *AliasReader) SkipLines(n int) { r.line = n }
+
+// Reset makes r read a new input, keeping its buffers.
+func (r *AliasReader) Reset(rd io.Reader) {
+	s := bufio.NewScanner(rd)
+	s.Buffer(r.scanBuf[:0], maxLine)
+	*r = AliasReader{s: s, name: r.name, pending: r.pending[:0], cur: r.cur[:0], spans: r.spans[:0], raw: RawAlias{Members: r.raw.Members[:0]}, scanBuf: r.scanBuf}
 }
 
 // Dropped returns the entries read so far that had no members and so were

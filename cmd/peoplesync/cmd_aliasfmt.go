@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+
 	"github.com/spf13/cobra"
 
 	"github.com/peoplesync/peoplesync/aliasfmt"
@@ -31,9 +33,13 @@ With no --mail-server it only joins and normalizes. It needs no config file.`,
 			if err != nil {
 				return err
 			}
-			st, err := aliasfmt.Format(a.stdin, a.stdout, "stdin", aliasfmt.Options{MailServers: servers, Mode: m}, func(al nidump.Alias) {
-				a.log.Debug("stripped mail-server alias", "alias", al.Name, "line", al.Line)
-			})
+			var stripped func(nidump.Alias)
+			if a.log.Enabled(cmd.Context(), slog.LevelDebug) {
+				stripped = func(al nidump.Alias) {
+					a.log.Debug("stripped mail-server alias", "alias", al.Name, "line", al.Line)
+				}
+			}
+			st, err := aliasfmt.Format(a.stdin, a.stdout, "stdin", aliasfmt.Options{MailServers: servers, Mode: m}, stripped)
 			if err != nil {
 				return failed(err)
 			}

@@ -28,7 +28,7 @@ const awkJoin = `/^\t/ { sub(/^\t/, ""); line = line $0; next } { if (NR > 1) pr
 
 func main() {
 	entries := flag.Int("entries", 1_000_000, "alias entries in the generated dump")
-	runs := flag.Int("runs", 3, "runs of each command (the median is reported)")
+	runs := flag.Int("runs", 5, "runs of each command (the median is reported)")
 	flag.Parse()
 	if err := run(*entries, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "aliasfmt-bench:", err)

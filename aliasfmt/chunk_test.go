@@ -1,0 +1,41 @@
+package aliasfmt
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// FuzzChunks checks that formatting in parallel chunks, cut as small as a
+// few bytes, writes what the sequential path writes and fails the same way.
+func FuzzChunks(f *testing.F) {
+	for _, s := range []string{
+		"a: x@earth\nb: y,\n\tz@earth\n# c\n\tw\nc: q\n\n\td\n",
+		"staff: a,b,\n\tc\r\n#x\r\nbig: \n\tlong,\n\tv@venus\n",
+		"x: \"q,r\"@earth\n\ty\nbroken\nz: w\n",
+	} {
+		f.Add(s, uint8(3))
+		f.Add(s, uint8(40))
+	}
+	f.Fuzz(func(t *testing.T, in string, size uint8) {
+		opts := Options{MailServers: []string{"earth", "venus"}}
+		var seq bytes.Buffer
+		st1, err1 := formatSequential(strings.NewReader(in), &seq, "in", opts, nil)
+		var par bytes.Buffer
+		st2, err2 := formatChunks(strings.NewReader(in), &par, "in", opts, int(size)+1, 2)
+		if (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
+			t.Fatalf("errors differ:\nsequential: %v\nchunked:    %v", err1, err2)
+		}
+		if err1 != nil {
+			// Output before an error is discarded by callers; only what
+			// both wrote before it must agree.
+			if !strings.HasPrefix(seq.String(), par.String()) && !strings.HasPrefix(par.String(), seq.String()) {
+				t.Fatalf("outputs before the error differ:\n%q\n%q", seq.String(), par.String())
+			}
+			return
+		}
+		if seq.String() != par.String() || st1 != st2 {
+			t.Fatalf("outputs differ:\nsequential %q %+v\nchunked    %q %+v", seq.String(), st1, par.String(), st2)
+		}
+	})
+}

@@ -421,10 +421,8 @@ func formatChunks(r io.Reader, w io.Writer, name string, opts Options, size, wor
 		go func() {
 			aw := &Writer{bw: bufio.NewWriterSize(nil, 64*1024), s: s}
 			ar := nidump.NewAliasReader(nil, name)
-			var in bytes.Reader
 			for c := range todo {
-				in.Reset(c.in)
-				ar.Reset(&in)
+				ar.ResetBytes(c.in)
 				ar.SkipLines(c.line)
 				c.out.Reset()
 				aw.bw.Reset(&c.out)

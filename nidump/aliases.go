@@ -58,13 +58,21 @@ type AliasReader struct {
 
 	// The entry last returned, parsed: a buffer of its own, so reading the
 	// next entry does not overwrite it.
-	cur     []byte
+	cur     []byte // owned buffer for a joined entry
+	entry   []byte // the entry last parsed: cur, or a line of data
 	curLine int
 	nameSp  span
 	spans   []span
 	raw     RawAlias
 	scanBuf []byte // the scanner's first buffer, for Reset
-	err     error
+
+	// In-memory input (ResetBytes): lines are read from data in place, and
+	// a one-line entry is parsed where it lies (ref) instead of copied.
+	data  []byte
+	off   int
+	inMem bool
+	ref   []byte
+	err   error
 }
 
 // NewAliasReader returns a reader of aliases. name labels errors (a file
@@ -85,6 +93,13 @@ func (r *AliasReader) Reset(rd io.Reader) {
 	s := bufio.NewScanner(rd)
 	s.Buffer(r.scanBuf[:0], maxLine)
 	*r = AliasReader{s: s, name: r.name, pending: r.pending[:0], cur: r.cur[:0], spans: r.spans[:0], raw: RawAlias{Members: r.raw.Members[:0]}, scanBuf: r.scanBuf}
+}
+
+// ResetBytes makes r read data, which must not change while r reads it,
+// keeping r's buffers. Lines are read in place, without copying.
+func (r *AliasReader) ResetBytes(data []byte) {
+	*r = AliasReader{s: r.s, name: r.name, pending: r.pending[:0], cur: r.cur[:0], spans: r.spans[:0], raw: RawAlias{Members: r.raw.Members[:0]}, scanBuf: r.scanBuf,
+		data: data, inMem: true}
 }
 
 // Dropped returns the entries read so far that had no members and so were
@@ -118,6 +133,10 @@ func (r *AliasReader) advance() error {
 				r.err = r.errorf(r.line, "continuation line (it starts with a space or tab) with no alias before it: remove the indentation, or the blank line above it")
 				return r.err
 			}
+			if r.ref != nil {
+				r.pending = append(r.pending[:0], r.ref...)
+				r.ref = nil
+			}
 			r.pending = append(r.pending, ' ')
 			r.pending = append(r.pending, bytes.TrimLeft(text, " \t")...)
 		default:
@@ -134,7 +153,11 @@ func (r *AliasReader) advance() error {
 				}
 				return r.err
 			}
-			r.pending = append(r.pending[:0], text...)
+			if r.inMem {
+				r.ref = text
+			} else {
+				r.pending = append(r.pending[:0], text...)
+			}
 			r.start = r.line
 			if ok {
 				return nil
@@ -154,6 +177,23 @@ func (r *AliasReader) advance() error {
 // scan returns the next physical line without its line ending. The bytes
 // are valid until the next call.
 func (r *AliasReader) scan() ([]byte, bool) {
+	if r.inMem {
+		if r.off >= len(r.data) {
+			return nil, false
+		}
+		rest := r.data[r.off:]
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i]
+			r.off += i + 1
+		} else {
+			r.off = len(r.data)
+		}
+		r.line++
+		// As bufio.ScanLines does, then as for scanned lines below.
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		return bytes.TrimSuffix(line, []byte{'\r'}), true
+	}
 	if !r.s.Scan() {
 		if err := r.s.Err(); err != nil {
 			r.err = r.errorf(r.line+1, "%v", err)
@@ -177,15 +217,21 @@ func (r *AliasReader) flush() (ok bool, err error) {
 	if r.start == 0 {
 		return false, nil
 	}
-	r.cur, r.pending = r.pending, r.cur[:0]
+	if r.ref != nil {
+		// A one-line entry of in-memory data: used where it lies.
+		r.entry, r.ref = r.ref, nil
+	} else {
+		r.cur, r.pending = r.pending, r.cur[:0]
+		r.entry = r.cur
+	}
 	r.curLine, r.start = r.start, 0
-	r.nameSp, r.spans, err = parseEntry(r.cur, r.spans[:0])
+	r.nameSp, r.spans, err = parseEntry(r.entry, r.spans[:0])
 	if err != nil {
 		r.err = r.errorf(r.curLine, "%v", err)
 		return false, r.err
 	}
 	if len(r.spans) == 0 {
-		r.dropped = append(r.dropped, Alias{Name: string(r.cur[r.nameSp.start:r.nameSp.end]), Line: r.curLine})
+		r.dropped = append(r.dropped, Alias{Name: string(r.entry[r.nameSp.start:r.nameSp.end]), Line: r.curLine})
 		return false, nil
 	}
 	return true, nil
@@ -194,7 +240,7 @@ func (r *AliasReader) flush() (ok bool, err error) {
 // alias builds the current entry as an Alias: one string allocation for
 // the whole entry, members are substrings of it.
 func (r *AliasReader) alias() Alias {
-	s := string(r.cur)
+	s := string(r.entry)
 	members := make([]string, len(r.spans))
 	for i, sp := range r.spans {
 		members[i] = s[sp.start:sp.end]
@@ -216,10 +262,10 @@ func (r *AliasReader) NextRaw() (*RawAlias, error) {
 	if err := r.advance(); err != nil {
 		return nil, err
 	}
-	r.raw.Name = r.cur[r.nameSp.start:r.nameSp.end]
+	r.raw.Name = r.entry[r.nameSp.start:r.nameSp.end]
 	r.raw.Members = r.raw.Members[:0]
 	for _, sp := range r.spans {
-		r.raw.Members = append(r.raw.Members, r.cur[sp.start:sp.end])
+		r.raw.Members = append(r.raw.Members, r.entry[sp.start:sp.end])
 	}
 	r.raw.Line = r.curLine
 	return &r.raw, nil

@@ -27,8 +27,13 @@ lint: test
 	$(GO) run $(STATICCHECK) ./...
 
 # Side-by-side benchmarks against the tools an admin would use instead.
+# aliasfmt against an awk | grep -v pipeline; sync against rsync -a -e ssh on
+# a real sshd; the LDAP source against ldapsearch | awk on a real slapd. The
+# last two need openssh-server, rsync, slapd and ldap-utils (.ci/run installs
+# them).
 bench:
 	$(GO) run ./internal/bench/aliasfmt
+	$(GO) run ./internal/bench/sync
 	$(GO) run ./internal/bench/ldap
 
 # A short fuzzing session for each parser (the seed corpus runs in `make test`).
@@ -36,6 +41,8 @@ fuzz:
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzAliases -fuzztime 60s
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzPasswd -fuzztime 60s
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzRaw -fuzztime 60s
+	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzFormat -fuzztime 60s
+	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzChunks -fuzztime 60s
 
 UNITDIR ?= /etc/systemd/system
 

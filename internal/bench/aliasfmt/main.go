@@ -14,10 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"syscall"
 	"time"
 
+	"github.com/peoplesync/peoplesync/internal/bench/benchutil"
 	"github.com/peoplesync/peoplesync/internal/nidumpgen"
 )
 
@@ -64,24 +63,24 @@ func run(entries, runs int) error {
 	fmt.Printf("input: %d entries, %d lines, %.1f MB of wrapped nidump aliases output\n\n", n, lines, float64(fi.Size())/1e6)
 
 	pipeline := fmt.Sprintf(`awk '%s' %s | grep -v "@earth" | grep -v "@venus" > %s/awk.out`, awkJoin, dump, dir)
-	ours := fmt.Sprintf(`%s aliasfmt --mail-server earth --mail-server venus < %s > %s/peoplesync.out`, bin, dump, dir)
+	ours := fmt.Sprintf(`exec %s aliasfmt --mail-server earth --mail-server venus < %s > %s/peoplesync.out`, bin, dump, dir)
 
 	var tAwk, tOurs []time.Duration
 	var rss int64
 	for i := 0; i < runs; i++ {
-		d, _, err := timeShell(pipeline)
+		d, _, err := benchutil.TimeShell(pipeline)
 		if err != nil {
 			return fmt.Errorf("awk pipeline: %w", err)
 		}
 		tAwk = append(tAwk, d)
-		d, r, err := timeShell(ours)
+		d, r, err := benchutil.TimeShell(ours)
 		if err != nil {
 			return fmt.Errorf("peoplesync: %w", err)
 		}
 		tOurs = append(tOurs, d)
 		rss = max(rss, r)
 	}
-	a, o := median(tAwk), median(tOurs)
+	a, o := benchutil.Median(tAwk), benchutil.Median(tOurs)
 	fmt.Printf("%-58s %10s\n", "command", "median")
 	fmt.Printf("%-58s %10s\n", "awk join | grep -v @earth | grep -v @venus", a.Round(time.Millisecond))
 	fmt.Printf("%-58s %10s\n", "peoplesync aliasfmt --mail-server earth --mail-server venus", o.Round(time.Millisecond))
@@ -91,33 +90,6 @@ func run(entries, runs int) error {
 	al, _ := countLines(filepath.Join(dir, "awk.out"))
 	fmt.Printf("output lines: peoplesync %d, pipeline %d (the pipeline drops every list with a user@server member; peoplesync keeps them with members made local)\n", ol, al)
 	return nil
-}
-
-// timeShell runs a shell command and returns its wall time and the peak
-// RSS (KiB) of the process it execs. Linux counts the harness's own RSS at
-// the fork in that figure, so it is an upper bound; the harness keeps
-// itself small (it streams the dump to disk and never holds it).
-func timeShell(script string) (time.Duration, int64, error) {
-	cmd := exec.Command("/bin/sh", "-c", "exec "+script)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return d, 0, fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
-	}
-	return d, rss, nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 // countLines counts lines without holding the file: the harness stays

@@ -16,10 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"syscall"
 	"time"
 
+	"github.com/peoplesync/peoplesync/internal/bench/benchutil"
 	"github.com/peoplesync/peoplesync/internal/ldapgen"
 	"github.com/peoplesync/peoplesync/internal/testpeer"
 )
@@ -119,12 +118,12 @@ dir = %q
 	var tAwk, tOurs []time.Duration
 	var rss int64
 	for range runs {
-		d, _, err := timeShell(pipeline)
+		d, _, err := benchutil.TimeShell(pipeline)
 		if err != nil {
 			return fmt.Errorf("ldapsearch | awk: %w", err)
 		}
 		tAwk = append(tAwk, d)
-		d, r, err := timeShell(ours)
+		d, r, err := benchutil.TimeShell(ours)
 		if err != nil {
 			return fmt.Errorf("peoplesync: %w", err)
 		}
@@ -139,7 +138,7 @@ dir = %q
 		same = same && bytes.Equal(a, o)
 	}
 	fmt.Printf("outputs identical: %v\n\n", same)
-	a, o := median(tAwk), median(tOurs)
+	a, o := benchutil.Median(tAwk), benchutil.Median(tOurs)
 	fmt.Printf("%-66s %10s\n", "command (users, then aliases)", "median")
 	fmt.Printf("%-66s %10s\n", fmt.Sprintf("ldapsearch -E pr=%d | awk (x2)", pageSize), a.Round(time.Millisecond))
 	fmt.Printf("%-66s %10s\n", fmt.Sprintf("peoplesync dump passwd; peoplesync dump aliases (page_size %d)", pageSize), o.Round(time.Millisecond))
@@ -149,29 +148,4 @@ dir = %q
 		return fmt.Errorf("the outputs differ: compare %s/awk.* and %s/ps.*", dir, dir)
 	}
 	return nil
-}
-
-// timeShell runs a shell command and returns its wall time and the peak
-// RSS (KiB) of the biggest process it waited for.
-func timeShell(script string) (time.Duration, int64, error) {
-	cmd := exec.Command("/bin/sh", "-c", script)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return d, 0, fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
-	}
-	return d, rss, nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }

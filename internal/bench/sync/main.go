@@ -27,12 +27,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/peoplesync/peoplesync/internal/bench/benchutil"
 	"github.com/peoplesync/peoplesync/internal/testpeer"
 	fssync "github.com/peoplesync/peoplesync/sync"
 )
@@ -225,7 +225,7 @@ func run(reps, files, changed int, keep bool) error {
 		for _, x := range xs {
 			ds = append(ds, f(x))
 		}
-		return median(ds)
+		return benchutil.Median(ds)
 	}
 	rs := func(s sample) time.Duration { return s.rsync }
 	ps := func(s sample) time.Duration { return s.ps }
@@ -239,7 +239,7 @@ func run(reps, files, changed int, keep bool) error {
 		r, p := med(c.xs, rs), med(c.xs, ps)
 		fmt.Fprintf(w, "%s\t%s\t%s\t%.2f\t<= 1.00\t\n", c.name, secs(r), secs(p), p.Seconds()/r.Seconds())
 	}
-	m1, m4 := median(one), median(four)
+	m1, m4 := benchutil.Median(one), benchutil.Median(four)
 	fmt.Fprintf(w, "peoplesync, 1 server\t\t%s\t\t\t\n", secs(m1))
 	fmt.Fprintf(w, "peoplesync, 4 servers at once\t\t%s\t%.2f\t<= 1.50\t\n", secs(m4), m4.Seconds()/m1.Seconds())
 	w.Flush()
@@ -270,12 +270,6 @@ func machineCPU() time.Duration {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
 
 // target returns a fresh target directory path (not created).
 func (b *bench) target() string {

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,6 +218,8 @@ shutdown_grace = "1s"
 
 func TestDaemonRunsAndNotifies(t *testing.T) {
 	d := startDaemon(t, daemonBase+`
+[metrics]
+listen = "127.0.0.1:0"
 [jobs.tick]
 kind = "command"
 schedule = "@every 1s"
@@ -227,6 +231,25 @@ command = ["/bin/sh", "-c", "echo tick >> ticks"]
 	d.waitFor("WATCHDOG=1", func() bool { return d.notified("WATCHDOG=1", 0) >= 0 })
 	// The log line follows the job's own output: wait for it too.
 	d.waitFor("two 'job succeeded' logs for tick", func() bool { return d.countLogs("job succeeded", "job", "tick") >= 2 })
+	// Prometheus metrics and /healthz, on the address the daemon logged.
+	var addr string
+	d.waitFor("the metrics address", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, l := range d.logs {
+			if l["msg"] == "metrics listening" {
+				addr, _ = l["addr"].(string)
+			}
+		}
+		return addr != ""
+	})
+	metrics := httpGet(t, "http://"+addr+"/metrics")
+	if !strings.Contains(metrics, `job="tick"`) {
+		t.Errorf("/metrics has no series for the tick job:\n%.2000s", metrics)
+	}
+	if h := httpGet(t, "http://"+addr+"/healthz"); !strings.Contains(strings.ToLower(h), "ok") {
+		t.Errorf("/healthz: %q", h)
+	}
 	// Its runs are kept in the state directory, and status shows them.
 	st, err := jobs.OpenState(filepath.Join(d.dir, "state"), 0)
 	if err != nil {
@@ -357,4 +380,18 @@ command = ["true"]
 	if err := d.wait(); err != nil {
 		t.Errorf("daemon exit after panics: %v", err)
 	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, b)
+	}
+	return string(b)
 }

@@ -309,7 +309,7 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("temporary files left after refused writes: %v", tmp)
 	}
 	p.srv.SetFaults(sftpserver.Faults{})
-	rep = mustSync(t, src, opts, p.host)
+	mustSync(t, src, opts, p.host)
 	checkSynced(t, src, p.dir)
 }
 

@@ -132,10 +132,6 @@ type plan struct {
 	sendBytes int64
 }
 
-func (p *plan) empty() bool {
-	return len(p.mkdirs) == 0 && len(p.sends) == 0 && len(p.deletes) == 0
-}
-
 // makePlan compares the source with a host's entries. With CompareContent,
 // equal-sized files are compared byte for byte, reading from t.
 func makePlan(ctx context.Context, src *source, remote []Entry, t Target, opts *Options) (*plan, error) {

@@ -102,7 +102,7 @@ func TestCompareContent(t *testing.T) {
 	opts.Compare = CompareContent
 	var items safeBuffer
 	opts.Itemize = &items
-	rep = mustSync(t, src, opts, p.host)
+	mustSync(t, src, opts, p.host)
 	if got, want := lines(items.String()), []string{"inproc: >fc........ aliases"}; !slices.Equal(got, want) {
 		t.Errorf("content compare itemized %q, want %q", got, want)
 	}

@@ -92,33 +92,36 @@ func (s *Stripper) isServer(host []byte) bool {
 	if n := len(host); n > 0 && host[n-1] == '.' {
 		host = host[:n-1]
 	}
-	label := host
-	if i := bytes.IndexByte(host, '.'); i >= 0 {
-		label = host[:i]
-	}
-	match := false
-	for _, n := range s.short {
-		if equalFold(label, n) {
-			match = true
-			break
-		}
-	}
-	for _, n := range s.qualify {
-		if !match && equalFold(host, n) {
-			match = true
-		}
-	}
-	// A host with spaces or angle brackets is not a plain host name (a
-	// display name or a route): never a server.
-	if !match {
-		return false
-	}
-	for _, c := range host {
-		if c == ' ' || c == '\t' || c == '<' || c == '>' {
+	label := len(host) // where the first label ends
+	for i, c := range host {
+		switch c {
+		case '.':
+			if label == len(host) {
+				label = i
+			}
+		case ' ', '\t', '<', '>':
+			// Not a plain host name (a display name or a route): never a
+			// server.
 			return false
 		}
 	}
-	return true
+	return s.matches(host, label)
+}
+
+// matches reports whether host, whose first label ends at label, names a
+// server.
+func (s *Stripper) matches(host []byte, label int) bool {
+	for _, n := range s.short {
+		if equalFold(host[:label], n) {
+			return true
+		}
+	}
+	for _, n := range s.qualify {
+		if equalFold(host, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // equalFold compares a with lower, which is already lower case, ignoring
@@ -161,8 +164,29 @@ func (s *Stripper) routingLocal(member []byte) int {
 		// A program, a file, a quoted local part or :include:.
 		return -1
 	}
-	at := bytes.LastIndexByte(member, '@')
-	if at <= 0 || at == len(member)-1 || !s.isServer(member[at+1:]) {
+	// One pass from the end: the host, where its first label ends, and
+	// whether it is a plain host name at all.
+	end := len(member)
+	if member[end-1] == '.' {
+		end--
+	}
+	at, label := -1, end
+	for i := end - 1; i >= 0; i-- {
+		switch member[i] {
+		case '@':
+			at = i
+		case '.':
+			label = i
+			continue
+		case ' ', '\t', '<', '>':
+			// A display name or a route: not a plain address.
+			return -1
+		default:
+			continue
+		}
+		break
+	}
+	if at <= 0 || at+1 >= end || !s.matches(member[at+1:end], label-at-1) {
 		return -1
 	}
 	for _, c := range member[:at] {

@@ -6,7 +6,6 @@
 package aliasfmt
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -272,13 +271,16 @@ type Stats struct {
 // Writer writes aliases through a Stripper, one entry per line in nidump's
 // one-line form with LF line endings.
 type Writer struct {
-	bw       *bufio.Writer
+	w        io.Writer // nil: output collects in buf (parallel chunks)
+	buf      []byte    // output not yet written to w
 	s        *Stripper
 	stripped func(nidump.Alias)
 	stats    Stats
-	line     []byte
 	local    []int // decide's scratch
 }
+
+// flushAt is how much output a Writer collects before writing it.
+const flushAt = 64 << 10
 
 // NewWriter returns a Writer to w. stripped, if not nil, is called with each
 // entry dropped.
@@ -287,7 +289,7 @@ func NewWriter(w io.Writer, opts Options, stripped func(nidump.Alias)) (*Writer,
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{bw: bufio.NewWriterSize(w, 64*1024), s: s, stripped: stripped}, nil
+	return &Writer{w: w, buf: make([]byte, 0, flushAt+4096), s: s, stripped: stripped}, nil
 }
 
 // Write strips and writes one entry.
@@ -304,16 +306,27 @@ func (w *Writer) Write(a nidump.Alias) error {
 	case Rewritten:
 		w.stats.Rewritten++
 	}
-	w.line = append(out.AppendText(w.line[:0]), '\n')
-	if _, err := w.bw.Write(w.line); err != nil {
-		return err
-	}
+	w.buf = append(out.AppendText(w.buf), '\n')
 	w.stats.Written++
-	return nil
+	return w.maybeFlush()
+}
+
+func (w *Writer) maybeFlush() error {
+	if w.w == nil || len(w.buf) < flushAt {
+		return nil
+	}
+	return w.Flush()
 }
 
 // Flush writes any buffered data to the underlying writer.
-func (w *Writer) Flush() error { return w.bw.Flush() }
+func (w *Writer) Flush() error {
+	if w.w == nil || len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.w.Write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
 
 // Stats returns the counts so far.
 func (w *Writer) Stats() Stats { return w.stats }
@@ -334,7 +347,7 @@ func (w *Writer) writeRaw(a *nidump.RawAlias) error {
 	case Rewritten:
 		w.stats.Rewritten++
 	}
-	b := append(w.line[:0], a.Name...)
+	b := append(w.buf, a.Name...)
 	b = append(b, ':', ' ')
 	for i, m := range a.Members {
 		if i > 0 {
@@ -345,13 +358,9 @@ func (w *Writer) writeRaw(a *nidump.RawAlias) error {
 		}
 		b = append(b, m...)
 	}
-	b = append(b, '\n')
-	w.line = b
-	if _, err := w.bw.Write(b); err != nil {
-		return err
-	}
+	w.buf = append(b, '\n')
 	w.stats.Written++
-	return nil
+	return w.maybeFlush()
 }
 
 func rawToAlias(a *nidump.RawAlias) nidump.Alias {
@@ -413,7 +422,7 @@ const chunkSize = 64 << 10
 type chunk struct {
 	in    []byte
 	line  int // lines before it in the input
-	out   bytes.Buffer
+	out   []byte
 	stats Stats
 	err   error
 	done  chan struct{}
@@ -443,18 +452,15 @@ func formatChunks(r io.Reader, w io.Writer, name string, opts Options, size, wor
 	}()
 	for range workers {
 		go func() {
-			aw := &Writer{bw: bufio.NewWriterSize(nil, 64*1024), s: s}
+			// The output collects in the chunk's own buffer.
+			aw := &Writer{s: s}
 			ar := nidump.NewAliasReader(nil, name)
 			for c := range todo {
 				ar.ResetBytes(c.in)
 				ar.SkipLines(c.line)
-				c.out.Reset()
-				aw.bw.Reset(&c.out)
-				aw.stats = Stats{}
+				aw.buf, aw.stats = c.out[:0], Stats{}
 				c.stats, c.err = aw.format(ar)
-				if c.err == nil {
-					c.err = aw.Flush()
-				}
+				c.out = aw.buf
 				close(c.done)
 			}
 		}()
@@ -470,7 +476,7 @@ func formatChunks(r io.Reader, w io.Writer, name string, opts Options, size, wor
 		st.Written += c.stats.Written
 		st.Stripped += c.stats.Stripped
 		st.Rewritten += c.stats.Rewritten
-		if _, err := w.Write(c.out.Bytes()); err != nil {
+		if _, err := w.Write(c.out); err != nil {
 			return st, err
 		}
 		if c.err != nil {

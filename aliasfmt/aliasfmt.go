@@ -171,19 +171,20 @@ func (s *Stripper) routingLocal(member []byte) int {
 	}
 	at, label := -1, end
 	for i := end - 1; i >= 0; i-- {
-		switch member[i] {
-		case '@':
-			at = i
-		case '.':
-			label = i
-			continue
-		case ' ', '\t', '<', '>':
-			// A display name or a route: not a plain address.
-			return -1
-		default:
+		c := member[i]
+		if !hostSpecial[c] {
 			continue
 		}
-		break
+		if c == '@' {
+			at = i
+			break
+		}
+		if c != '.' {
+			// A space, tab or angle bracket: a display name or a route,
+			// not a plain address.
+			return -1
+		}
+		label = i
 	}
 	if at <= 0 || at+1 >= end || !s.matches(member[at+1:end], label-at-1) {
 		return -1
@@ -196,6 +197,9 @@ func (s *Stripper) routingLocal(member []byte) int {
 	}
 	return at
 }
+
+// hostSpecial marks the bytes routingLocal looks for in a host.
+var hostSpecial = [256]bool{'@': true, '.': true, ' ': true, '\t': true, '<': true, '>': true}
 
 // decide says what to do with an entry's members: Kept, Stripped, or
 // Rewritten. For Rewritten, local[i] is the length of member i's local

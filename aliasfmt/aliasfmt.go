@@ -163,21 +163,29 @@ func (s *Stripper) routingLocal(member []byte) int {
 		// A program, a file, a quoted local part or :include:.
 		return -1
 	}
-	// One pass from the end: the host, where its first label ends, and
-	// whether it is a plain host name at all.
+	// The last '@' (most members have none, or one), then one pass over
+	// the host: where its first label ends, and whether it is a plain host
+	// name at all.
+	at := bytes.IndexByte(member, '@')
+	if at < 0 {
+		return -1
+	}
+	for {
+		next := bytes.IndexByte(member[at+1:], '@')
+		if next < 0 {
+			break
+		}
+		at += 1 + next
+	}
 	end := len(member)
 	if member[end-1] == '.' {
 		end--
 	}
-	at, label := -1, end
-	for i := end - 1; i >= 0; i-- {
+	label := end
+	for i := end - 1; i > at; i-- {
 		c := member[i]
 		if !hostSpecial[c] {
 			continue
-		}
-		if c == '@' {
-			at = i
-			break
 		}
 		if c != '.' {
 			// A space, tab or angle bracket: a display name or a route,
@@ -198,8 +206,9 @@ func (s *Stripper) routingLocal(member []byte) int {
 	return at
 }
 
-// hostSpecial marks the bytes routingLocal looks for in a host.
-var hostSpecial = [256]bool{'@': true, '.': true, ' ': true, '\t': true, '<': true, '>': true}
+// hostSpecial marks the bytes routingLocal looks for in a host: the label
+// separator, and what a plain host name never holds.
+var hostSpecial = [256]bool{'.': true, ' ': true, '\t': true, '<': true, '>': true}
 
 // decide says what to do with an entry's members: Kept, Stripped, or
 // Rewritten. For Rewritten, local[i] is the length of member i's local

@@ -122,7 +122,7 @@ func (r *AliasReader) advance() error {
 			break
 		}
 		switch {
-		case len(text) == 0 || isSpace(text[0]) && len(bytes.TrimSpace(text)) == 0:
+		case isBlank(text):
 			if ok, err := r.flush(); err != nil || ok {
 				return err
 			}
@@ -138,7 +138,11 @@ func (r *AliasReader) advance() error {
 				r.ref = nil
 			}
 			r.pending = append(r.pending, ' ')
-			r.pending = append(r.pending, bytes.TrimLeft(text, " \t")...)
+			i := 0
+			for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
+				i++
+			}
+			r.pending = append(r.pending, text[i:]...)
 		default:
 			ok, err := r.flush()
 			if err != nil {
@@ -191,8 +195,7 @@ func (r *AliasReader) scan() ([]byte, bool) {
 		}
 		r.line++
 		// As bufio.ScanLines does, then as for scanned lines below.
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		return bytes.TrimSuffix(line, []byte{'\r'}), true
+		return dropCR(dropCR(line)), true
 	}
 	if !r.s.Scan() {
 		if err := r.s.Err(); err != nil {
@@ -201,7 +204,25 @@ func (r *AliasReader) scan() ([]byte, bool) {
 		return nil, false
 	}
 	r.line++
-	return bytes.TrimSuffix(r.s.Bytes(), []byte{'\r'}), true
+	return dropCR(r.s.Bytes()), true
+}
+
+// dropCR drops one '\r' at the end of line.
+func dropCR(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return line[:n-1]
+	}
+	return line
+}
+
+// isBlank reports whether line is empty or white space only.
+func isBlank(line []byte) bool {
+	for _, c := range line {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkName reports a malformed name at the start of an entry line.

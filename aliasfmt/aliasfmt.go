@@ -170,12 +170,8 @@ func (s *Stripper) routingLocal(member []byte) int {
 	if at < 0 {
 		return -1
 	}
-	for {
-		next := bytes.IndexByte(member[at+1:], '@')
-		if next < 0 {
-			break
-		}
-		at += 1 + next
+	if last := bytes.LastIndexByte(member[at+1:], '@'); last >= 0 {
+		at += 1 + last
 	}
 	end := len(member)
 	if member[end-1] == '.' {

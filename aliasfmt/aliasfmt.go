@@ -7,6 +7,7 @@ package aliasfmt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -430,7 +431,7 @@ const chunkSize = 64 << 10
 // chunk is a run of whole entries, formatted by a worker.
 type chunk struct {
 	in    []byte
-	line  int // lines before it in the input
+	lines int // lines in it, counted by the worker
 	out   []byte
 	stats Stats
 	err   error
@@ -466,7 +467,7 @@ func formatChunks(r io.Reader, w io.Writer, name string, opts Options, size, wor
 			ar := nidump.NewAliasReader(nil, name)
 			for c := range todo {
 				ar.ResetBytes(c.in)
-				ar.SkipLines(c.line)
+				c.lines = bytes.Count(c.in, []byte{'\n'})
 				aw.buf, aw.stats = c.out[:0], Stats{}
 				c.stats, c.err = aw.format(ar)
 				c.out = aw.buf
@@ -479,8 +480,13 @@ func formatChunks(r io.Reader, w io.Writer, name string, opts Options, size, wor
 	// pipe is not waited for), the workers when the reader closes todo.
 	defer close(stop)
 	var st Stats
+	lines := 0 // in the chunks before c: workers number lines from 1 in each
 	for c := range inOrder {
 		<-c.done
+		if pe := (*nidump.ParseError)(nil); errors.As(c.err, &pe) {
+			pe.Line += lines
+		}
+		lines += c.lines
 		st.Read += c.stats.Read
 		st.Written += c.stats.Written
 		st.Stripped += c.stats.Stripped
@@ -514,7 +520,6 @@ func cutChunks(r io.Reader, size int, free <-chan *chunk, stop <-chan struct{}, 
 		}
 	}
 	c := take()
-	lines := 0
 	for eof := false; c != nil; {
 		for !eof && len(c.in) < size {
 			if cap(c.in)-len(c.in) < size-len(c.in) {
@@ -544,8 +549,7 @@ func cutChunks(r io.Reader, size int, free <-chan *chunk, stop <-chan struct{}, 
 		}
 		next.in = append(next.in, c.in[cut:]...)
 		c.in = c.in[:cut]
-		c.line, c.err, c.done = lines, nil, make(chan struct{})
-		lines += bytes.Count(c.in, []byte{'\n'})
+		c.err, c.done = nil, make(chan struct{})
 		send(c)
 		c = next
 		if eof && len(c.in) == 0 {

@@ -28,12 +28,13 @@ type batchWriter struct {
 	write func([]byte) error
 	fail  func(error) // called with the write error, if any
 
-	mu    gosync.Mutex
-	cond  gosync.Cond
-	buf   []byte
-	spare []byte
-	err   error
-	done  chan struct{} // closed when the goroutine ends
+	mu      gosync.Mutex
+	cond    gosync.Cond
+	buf     []byte
+	spare   []byte
+	writing bool // a batch taken from buf is being written
+	err     error
+	done    chan struct{} // closed when the goroutine ends
 }
 
 func newBatchWriter(write func([]byte) error, fail func(error)) *batchWriter {
@@ -71,9 +72,11 @@ func (b *batchWriter) loop() {
 		}
 		out := b.buf
 		b.buf = b.spare[:0]
+		b.writing = true
 		b.mu.Unlock()
 		err := b.write(out)
 		b.mu.Lock()
+		b.writing = false
 		if cap(out) <= 2*maxBuffered {
 			b.spare = out[:0]
 		}

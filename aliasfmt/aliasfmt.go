@@ -286,7 +286,8 @@ type Writer struct {
 	s        *Stripper
 	stripped func(nidump.Alias)
 	stats    Stats
-	local    []int // decide's scratch
+	local    []int    // decide's scratch
+	views    [][]byte // Write's members, as bytes
 }
 
 // flushAt is how much output a Writer collects before writing it.
@@ -304,23 +305,12 @@ func NewWriter(w io.Writer, opts Options, stripped func(nidump.Alias)) (*Writer,
 
 // Write strips and writes one entry.
 func (w *Writer) Write(a nidump.Alias) error {
-	w.stats.Read++
-	out, action := w.s.Apply(a)
-	switch action {
-	case Stripped:
-		w.stats.Stripped++
-		if w.stripped != nil {
-			w.stripped(a)
-		}
-		return nil
-	case Rewritten:
-		w.stats.Rewritten++
+	w.views = w.views[:0]
+	for _, m := range a.Members {
+		w.views = append(w.views, view(m))
 	}
-	w.buf = append(out.AppendText(w.buf), '\n')
-	w.stats.Written++
-	return w.maybeFlush()
+	return w.emit(view(a.Name), w.views, func() nidump.Alias { return a })
 }
-
 func (w *Writer) maybeFlush() error {
 	if w.w == nil || len(w.buf) < flushAt {
 		return nil
@@ -344,22 +334,28 @@ func (w *Writer) Stats() Stats { return w.stats }
 // writeRaw strips and writes one entry read by AliasReader.NextRaw,
 // without allocating.
 func (w *Writer) writeRaw(a *nidump.RawAlias) error {
+	return w.emit(a.Name, a.Members, func() nidump.Alias { return rawToAlias(a) })
+}
+
+// emit strips and writes one entry, the one path both Write and writeRaw
+// take. original gives the entry for the stripped callback.
+func (w *Writer) emit(name []byte, members [][]byte, original func() nidump.Alias) error {
 	w.stats.Read++
 	var action Action
-	action, w.local = w.s.decide(a.Members, w.local)
+	action, w.local = w.s.decide(members, w.local)
 	switch action {
 	case Stripped:
 		w.stats.Stripped++
 		if w.stripped != nil {
-			w.stripped(rawToAlias(a))
+			w.stripped(original())
 		}
 		return nil
 	case Rewritten:
 		w.stats.Rewritten++
 	}
-	b := append(w.buf, a.Name...)
+	b := append(w.buf, name...)
 	b = append(b, ':', ' ')
-	for i, m := range a.Members {
+	for i, m := range members {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -372,7 +368,6 @@ func (w *Writer) writeRaw(a *nidump.RawAlias) error {
 	w.stats.Written++
 	return w.maybeFlush()
 }
-
 func rawToAlias(a *nidump.RawAlias) nidump.Alias {
 	out := nidump.Alias{Name: string(a.Name), Line: a.Line, Members: make([]string, len(a.Members))}
 	for i, m := range a.Members {

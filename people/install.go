@@ -85,7 +85,7 @@ func (s *Staged) Write(p []byte) (int, error) {
 	s.Entries += bytes.Count(p, []byte{'\n'})
 	n, err := s.w.Write(p)
 	if err != nil {
-		return n, s.wrap("write", err)
+		return n, s.dir.wrap("write", s.Name, err)
 	}
 	return n, nil
 }
@@ -94,7 +94,7 @@ func (s *Staged) Write(p []byte) (int, error) {
 // setting Installed and Changed.
 func (s *Staged) Finish() error {
 	if err := s.w.Flush(); err != nil {
-		return s.wrap("write", err)
+		return s.dir.wrap("write", s.Name, err)
 	}
 	n, sum, err := s.dir.count(s.Name)
 	switch {
@@ -121,7 +121,7 @@ func (s *Staged) Commit() error {
 	}
 	if err := s.pf.CloseAtomicallyReplace(); err != nil {
 		s.pf.Cleanup()
-		return s.wrap("install", err)
+		return s.dir.wrap("install", s.Name, err)
 	}
 	return s.dir.syncDir()
 }
@@ -135,11 +135,13 @@ func (s *Staged) Discard() error {
 	return s.pf.Cleanup()
 }
 
-func (s *Staged) wrap(op string, err error) error {
+// wrap names the file an operation failed on, and says how to fix a full
+// file system.
+func (d *Dir) wrap(op, name string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("%s %s: the file system is full; free space there and run again (the installed file is unchanged): %w", op, s.dir.join(s.Name), err)
+		return fmt.Errorf("%s %s: the file system is full; free space there and run again (the installed file is unchanged): %w", op, d.join(name), err)
 	}
-	return fmt.Errorf("%s %s: %w", op, s.dir.join(s.Name), err)
+	return fmt.Errorf("%s %s: %w", op, d.join(name), err)
 }
 
 // count reads the file in place, returning its entries (lines that are not

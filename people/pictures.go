@@ -137,7 +137,7 @@ func (d *Dir) copyPicture(src *os.Root, name string) (bool, error) {
 	}
 	defer pf.Cleanup()
 	if _, err := io.Copy(pf, in); err != nil {
-		return false, (&Staged{Name: name, dir: d}).wrap("copy picture to", err)
+		return false, d.wrap("copy picture to", name, err)
 	}
 	// The temp file was opened through the root; its base name is its name
 	// there.
@@ -145,7 +145,7 @@ func (d *Dir) copyPicture(src *os.Root, name string) (bool, error) {
 		return false, fmt.Errorf("set mtime of %s: %w", d.join(name), err)
 	}
 	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return false, (&Staged{Name: name, dir: d}).wrap("install picture", err)
+		return false, d.wrap("install picture", name, err)
 	}
 	return true, nil
 }

@@ -71,28 +71,10 @@ func run(entries, runs int) error {
 	pipeline := fmt.Sprintf(`awk '%s' %s | grep -v "@earth" | grep -v "@venus" > %s/awk.out`, awkJoin, dump, dir)
 	ours := fmt.Sprintf(`exec %s aliasfmt --mail-server earth --mail-server venus < %s > %s/peoplesync.out`, bin, dump, dir)
 
-	var tAwk, tOurs []time.Duration
-	var rss int64
-	// One untimed run of each first: page cache, binaries.
-	for _, warm := range []string{pipeline, ours} {
-		if _, _, err := benchutil.TimeShell(warm); err != nil {
-			return err
-		}
+	a, o, rss, err := benchutil.SideBySide(pipeline, ours, runs)
+	if err != nil {
+		return err
 	}
-	for i := 0; i < runs; i++ {
-		d, _, err := benchutil.TimeShell(pipeline)
-		if err != nil {
-			return fmt.Errorf("awk pipeline: %w", err)
-		}
-		tAwk = append(tAwk, d)
-		d, r, err := benchutil.TimeShell(ours)
-		if err != nil {
-			return fmt.Errorf("peoplesync: %w", err)
-		}
-		tOurs = append(tOurs, d)
-		rss = max(rss, r)
-	}
-	a, o := benchutil.Median(tAwk), benchutil.Median(tOurs)
 	fmt.Printf("%-58s %10s\n", "command", "median")
 	fmt.Printf("%-58s %10s\n", "awk join | grep -v @earth | grep -v @venus", a.Round(time.Millisecond))
 	fmt.Printf("%-58s %10s\n", "peoplesync aliasfmt --mail-server earth --mail-server venus", o.Round(time.Millisecond))

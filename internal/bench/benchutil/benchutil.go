@@ -38,3 +38,29 @@ func Median(ds []time.Duration) time.Duration {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// SideBySide runs theirs and ours (shell scripts) once each untimed, to
+// warm caches, then alternately runs times times, and returns both
+// medians and ours' largest peak RSS (KiB).
+func SideBySide(theirs, ours string, runs int) (tTheirs, tOurs time.Duration, rss int64, err error) {
+	for _, warm := range []string{theirs, ours} {
+		if _, _, err := TimeShell(warm); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	var a, b []time.Duration
+	for range runs {
+		d, _, err := TimeShell(theirs)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("%s: %w", theirs, err)
+		}
+		a = append(a, d)
+		d, r, err := TimeShell(ours)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("peoplesync: %w", err)
+		}
+		b = append(b, d)
+		rss = max(rss, r)
+	}
+	return Median(a), Median(b), rss, nil
+}

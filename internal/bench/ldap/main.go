@@ -115,30 +115,18 @@ dir = %q
 		search(ldapgen.AliasesDN, "(objectClass=nisMailAlias)", "cn rfc822MailMember"), awkA, dir)
 	ours := fmt.Sprintf("%s --config %s dump passwd > %s/ps.passwd && %s --config %s dump aliases > %s/ps.aliases", bin, conf, dir, bin, conf, dir)
 
-	var tAwk, tOurs []time.Duration
-	var rss int64
-	for range runs {
-		d, _, err := benchutil.TimeShell(pipeline)
-		if err != nil {
-			return fmt.Errorf("ldapsearch | awk: %w", err)
-		}
-		tAwk = append(tAwk, d)
-		d, r, err := benchutil.TimeShell(ours)
-		if err != nil {
-			return fmt.Errorf("peoplesync: %w", err)
-		}
-		tOurs = append(tOurs, d)
-		rss = max(rss, r)
+	a, o, rss, err := benchutil.SideBySide(pipeline, ours, runs)
+	if err != nil {
+		return err
 	}
 	same := true
 	for _, f := range []string{"passwd", "aliases"} {
-		a, _ := os.ReadFile(filepath.Join(dir, "awk."+f))
-		o, _ := os.ReadFile(filepath.Join(dir, "ps."+f))
-		fmt.Printf("%-8s peoplesync %6d lines, ldapsearch | awk %6d lines\n", f, bytes.Count(o, []byte{'\n'}), bytes.Count(a, []byte{'\n'}))
-		same = same && bytes.Equal(a, o)
+		want, _ := os.ReadFile(filepath.Join(dir, "awk."+f))
+		got, _ := os.ReadFile(filepath.Join(dir, "ps."+f))
+		fmt.Printf("%-8s peoplesync %6d lines, ldapsearch | awk %6d lines\n", f, bytes.Count(got, []byte{'\n'}), bytes.Count(want, []byte{'\n'}))
+		same = same && bytes.Equal(want, got)
 	}
 	fmt.Printf("outputs identical: %v\n\n", same)
-	a, o := benchutil.Median(tAwk), benchutil.Median(tOurs)
 	fmt.Printf("%-66s %10s\n", "command (users, then aliases)", "median")
 	fmt.Printf("%-66s %10s\n", fmt.Sprintf("ldapsearch -E pr=%d | awk (x2)", pageSize), a.Round(time.Millisecond))
 	fmt.Printf("%-66s %10s\n", fmt.Sprintf("peoplesync dump passwd; peoplesync dump aliases (page_size %d)", pageSize), o.Round(time.Millisecond))

@@ -30,10 +30,17 @@ type Dir struct {
 	root *os.Root
 }
 
-// Open opens (creating it if needed) the People directory at path.
+// Open opens (creating it if needed, mode 0755) the People directory at
+// path.
 func Open(path string) (*Dir, error) {
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		return nil, fmt.Errorf("create People directory %s: %w", path, err)
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return nil, fmt.Errorf("create People directory %s: %w", path, err)
+		}
+		// Whatever the umask: every client reads it.
+		if err := os.Chmod(path, 0o755); err != nil {
+			return nil, fmt.Errorf("create People directory %s: %w", path, err)
+		}
 	}
 	root, err := os.OpenRoot(path)
 	if err != nil {
@@ -60,18 +67,21 @@ type Staged struct {
 	// Changed reports whether the content differs from the file in place.
 	Changed bool
 
-	pf   *renameio.PendingFile
-	w    *bufio.Writer
-	sum  hash.Hash
-	dir  *Dir
-	done bool
+	pf       *renameio.PendingFile
+	w        *bufio.Writer
+	sum      hash.Hash
+	dir      *Dir
+	finished bool
+	done     bool
 }
 
 // Stage starts a replacement for the file name. Write the new content,
 // one entry a line, then call Finish, and Commit or Discard.
 func (d *Dir) Stage(name string) (*Staged, error) {
+	// 0644 whatever the umask (the units set UMask=0027): every client
+	// reads these files. A file in place keeps its own mode.
 	pf, err := renameio.NewPendingFile(name, renameio.WithRoot(d.root),
-		renameio.WithPermissions(0o644), renameio.WithExistingPermissions())
+		renameio.WithPermissions(0o644), renameio.IgnoreUmask(), renameio.WithExistingPermissions())
 	if err != nil {
 		return nil, fmt.Errorf("create temp file for %s: %w", d.join(name), err)
 	}
@@ -106,6 +116,7 @@ func (s *Staged) Finish() error {
 		s.Installed = n
 		s.Changed = !bytes.Equal(sum, s.sum.Sum(nil))
 	}
+	s.finished = true
 	return nil
 }
 
@@ -114,6 +125,11 @@ func (s *Staged) Finish() error {
 func (s *Staged) Commit() error {
 	if s.done {
 		return nil
+	}
+	if !s.finished {
+		// A programming error: without Finish the content was neither
+		// flushed nor compared.
+		return fmt.Errorf("install %s: Commit before Finish", s.dir.join(s.Name))
 	}
 	s.done = true
 	if !s.Changed {

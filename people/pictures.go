@@ -131,7 +131,7 @@ func (d *Dir) copyPicture(src *os.Root, name string) (bool, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("stat %s: %w", d.join(name), err)
 	}
-	pf, err := renameio.NewPendingFile(name, renameio.WithRoot(d.root), renameio.WithPermissions(0o644))
+	pf, err := renameio.NewPendingFile(name, renameio.WithRoot(d.root), renameio.WithPermissions(0o644), renameio.IgnoreUmask())
 	if err != nil {
 		return false, fmt.Errorf("create temp file for %s: %w", d.join(name), err)
 	}

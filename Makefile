@@ -43,6 +43,9 @@ fuzz:
 	$(GO) test ./nidump -run '^$$' -fuzz FuzzRaw -fuzztime 60s
 	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzFormat -fuzztime 60s
 	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzChunks -fuzztime 60s
+	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzFastChunk -fuzztime 60s
+	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzSWAR -fuzztime 20s
+	$(GO) test ./nidump -run '^$$' -fuzz FuzzCommaOrQuote -fuzztime 20s
 
 UNITDIR ?= /etc/systemd/system
 

@@ -7,9 +7,11 @@ package aliasfmt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"runtime"
 	"strings"
 	"unsafe"
@@ -156,7 +158,16 @@ func (s *Stripper) RoutingLocal(member string) (string, bool) {
 // routingLocal returns the length of member's local part when it is a
 // routing member, and -1 when it is not.
 func (s *Stripper) routingLocal(member []byte) int {
-	if len(member) == 0 {
+	return s.routingAt(member, lastAt(member))
+}
+
+// routingAt is routingLocal for a member whose last '@' is at at (-1: none).
+//
+// It runs for every member with an '@', so it does the least work first:
+// compare the host's first label with the servers, and only for a host that
+// matches check that the member is a plain address.
+func (s *Stripper) routingAt(member []byte, at int) int {
+	if at <= 0 {
 		return -1
 	}
 	switch member[0] {
@@ -164,48 +175,89 @@ func (s *Stripper) routingLocal(member []byte) int {
 		// A program, a file, a quoted local part or :include:.
 		return -1
 	}
-	// The last '@' (most members have none, or one), then one pass over
-	// the host: where its first label ends, and whether it is a plain host
-	// name at all.
-	at := bytes.IndexByte(member, '@')
-	if at < 0 {
+	host := member[at+1:]
+	if n := len(host); n > 0 && host[n-1] == '.' {
+		host = host[:n-1]
+	}
+	if len(host) == 0 || !s.matchHost(host) {
 		return -1
 	}
-	if last := bytes.LastIndexByte(member[at+1:], '@'); last >= 0 {
-		at += 1 + last
-	}
-	end := len(member)
-	if member[end-1] == '.' {
-		end--
-	}
-	label := end
-	for i := end - 1; i > at; i-- {
-		c := member[i]
-		if !hostSpecial[c] {
-			continue
-		}
-		if c != '.' {
-			// A space, tab or angle bracket: a display name or a route,
-			// not a plain address.
+	for _, c := range host {
+		switch c {
+		case ' ', '\t', '<', '>':
+			// A display name or a route, not a plain address.
 			return -1
 		}
-		label = i
 	}
-	if at <= 0 || at+1 >= end || !s.matches(member[at+1:end], label-at-1) {
+	if hasSpaceOrTab(member[:at]) {
+		// "Julia Newberg @earth" is not a plain address.
 		return -1
-	}
-	for _, c := range member[:at] {
-		if c == ' ' || c == '\t' {
-			// "Julia Newberg @earth" is not a plain address.
-			return -1
-		}
 	}
 	return at
 }
 
-// hostSpecial marks the bytes routingLocal looks for in a host: the label
-// separator, and what a plain host name never holds.
-var hostSpecial = [256]bool{'.': true, ' ': true, '\t': true, '<': true, '>': true}
+// matchHost reports whether host names a server: its first label is a
+// plain server name, or all of it a dotted one (ignoring ASCII case). It
+// does not check that host is a well-formed host name.
+func (s *Stripper) matchHost(host []byte) bool {
+	for _, n := range s.short {
+		if len(host) >= len(n) && (len(host) == len(n) || host[len(n)] == '.') && equalFold(host[:len(n)], n) {
+			return true
+		}
+	}
+	for _, n := range s.qualify {
+		if equalFold(host, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// Word-at-a-time byte search (SWAR): members are short, so a call to
+// bytes.IndexByte per member costs more than the search itself.
+const (
+	ones  = 0x0101010101010101
+	low7s = 0x7f7f7f7f7f7f7f7f
+)
+
+// zeroBytes returns w with the high bit of each byte that is zero set, and
+// every other bit clear. Unlike the shorter (w-ones)&^w trick it has no
+// false positives, so the highest bit set is the last zero byte.
+func zeroBytes(w uint64) uint64 { return ^(((w & low7s) + low7s) | w | low7s) }
+
+// lastAt returns the index of the last '@' in b, or -1.
+func lastAt(b []byte) int {
+	const at = '@' * ones
+	i := len(b)
+	for ; i >= 8; i -= 8 {
+		if m := zeroBytes(binary.LittleEndian.Uint64(b[i-8:]) ^ at); m != 0 {
+			return i - 8 + (63-bits.LeadingZeros64(m))/8
+		}
+	}
+	for i--; i >= 0; i-- {
+		if b[i] == '@' {
+			return i
+		}
+	}
+	return -1
+}
+
+// hasSpaceOrTab reports whether b holds a space or a tab.
+func hasSpaceOrTab(b []byte) bool {
+	const space, tab = ' ' * ones, '\t' * ones
+	for ; len(b) >= 8; b = b[8:] {
+		w := binary.LittleEndian.Uint64(b)
+		if zeroBytes(w^space)|zeroBytes(w^tab) != 0 {
+			return true
+		}
+	}
+	for _, c := range b {
+		if c == ' ' || c == '\t' {
+			return true
+		}
+	}
+	return false
+}
 
 // decide says what to do with an entry's members: Kept, Stripped, or
 // Rewritten. For Rewritten, local[i] is the length of member i's local
@@ -461,10 +513,15 @@ func formatChunks(r io.Reader, w io.Writer, name string, opts Options, size, wor
 			aw := &Writer{s: s}
 			ar := nidump.NewAliasReader(nil, name)
 			for c := range todo {
-				ar.ResetBytes(c.in)
-				c.lines = bytes.Count(c.in, []byte{'\n'})
 				aw.buf, aw.stats = c.out[:0], Stats{}
-				c.stats, c.err = aw.format(ar)
+				var ok bool
+				if c.lines, ok = aw.fastChunk(c.in); ok {
+					c.stats, c.err = aw.stats, nil
+				} else {
+					c.lines = bytes.Count(c.in, []byte{'\n'})
+					ar.ResetBytes(c.in)
+					c.stats, c.err = aw.format(ar)
+				}
 				c.out = aw.buf
 				close(c.done)
 			}

@@ -591,8 +591,12 @@ func cutChunks(r io.Reader, size int, free <-chan *chunk, stop <-chan struct{}, 
 		cut := len(c.in)
 		if !eof {
 			if cut = entryBoundary(c.in); cut <= 0 {
-				size *= 2 // one entry longer than a chunk: read more
-				continue
+				if len(c.in)-bytes.LastIndexByte(c.in, '\n') <= nidump.MaxLine {
+					size *= 2 // one entry longer than a chunk: read more
+					continue
+				}
+				// A line too long to be held: the worker reports it.
+				cut = len(c.in)
 			}
 		}
 		next := take()

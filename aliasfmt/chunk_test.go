@@ -2,8 +2,11 @@ package aliasfmt
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/peoplesync/peoplesync/nidump"
 )
 
 // FuzzChunks checks that formatting in parallel chunks, cut as small as a
@@ -38,4 +41,18 @@ func FuzzChunks(f *testing.F) {
 			t.Fatalf("outputs differ:\nsequential %q %+v\nchunked    %q %+v", seq.String(), st1, par.String(), st2)
 		}
 	})
+}
+
+// TestLineTooLong: a line longer than nidump.MaxLine is refused the same
+// way, at the same line, by both paths, without being held whole.
+func TestLineTooLong(t *testing.T) {
+	in := "a: x\nb: " + strings.Repeat("y", nidump.MaxLine+10) + "\nc: z\n"
+	opts := Options{MailServers: []string{"earth"}}
+	_, err1 := formatSequential(strings.NewReader(in), io.Discard, "in", opts, nil)
+	_, err2 := formatChunks(strings.NewReader(in), io.Discard, "in", opts, chunkSize, 2)
+	for _, err := range []error{err1, err2} {
+		if err == nil || !strings.Contains(err.Error(), "in:2: line longer than 16 MiB") {
+			t.Errorf("got %v, want in:2: line longer than 16 MiB", err)
+		}
+	}
 }

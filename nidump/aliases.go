@@ -82,7 +82,7 @@ type AliasReader struct {
 func NewAliasReader(r io.Reader, name string) *AliasReader {
 	buf := make([]byte, 0, 64*1024)
 	s := bufio.NewScanner(r)
-	s.Buffer(buf, maxLine)
+	s.Buffer(buf, MaxLine)
 	return &AliasReader{s: s, name: name, scanBuf: buf}
 }
 
@@ -93,7 +93,7 @@ func (r *AliasReader) SkipLines(n int) { r.line = n }
 // Reset makes r read a new input, keeping its buffers.
 func (r *AliasReader) Reset(rd io.Reader) {
 	s := bufio.NewScanner(rd)
-	s.Buffer(r.scanBuf[:0], maxLine)
+	s.Buffer(r.scanBuf[:0], MaxLine)
 	*r = AliasReader{s: s, name: r.name, pending: r.pending[:0], cur: r.cur[:0], spans: r.spans[:0], raw: RawAlias{Members: r.raw.Members[:0]}, scanBuf: r.scanBuf}
 }
 
@@ -196,11 +196,18 @@ func (r *AliasReader) scan() ([]byte, bool) {
 			r.off = len(r.data)
 		}
 		r.line++
+		if len(line) > MaxLine {
+			// As the scanner below refuses it.
+			r.err = r.errorf(r.line, "%v", errLineTooLong)
+			return nil, false
+		}
 		// As bufio.ScanLines does, then as for scanned lines below.
 		return dropCR(dropCR(line)), true
 	}
 	if !r.s.Scan() {
-		if err := r.s.Err(); err != nil {
+		if err := r.s.Err(); errors.Is(err, bufio.ErrTooLong) {
+			r.err = r.errorf(r.line+1, "%v", errLineTooLong)
+		} else if err != nil {
 			r.err = r.errorf(r.line+1, "%v", err)
 		}
 		return nil, false
@@ -208,6 +215,10 @@ func (r *AliasReader) scan() ([]byte, bool) {
 	r.line++
 	return dropCR(r.s.Bytes()), true
 }
+
+// errLineTooLong refuses a line longer than MaxLine, which no aliases file
+// has: it is never held in memory.
+var errLineTooLong = fmt.Errorf("line longer than %d MiB: not an aliases file (or a binary one)", MaxLine>>20)
 
 // dropCR drops one '\r' at the end of line.
 func dropCR(line []byte) []byte {

@@ -5,6 +5,7 @@ package nidump
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -104,12 +105,13 @@ type PasswdReader struct {
 // (a file name or "nidump passwd"); it may be empty.
 func NewPasswdReader(r io.Reader, name string) *PasswdReader {
 	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 0, 64*1024), maxLine)
+	s.Buffer(make([]byte, 0, 64*1024), MaxLine)
 	return &PasswdReader{s: s, name: name}
 }
 
-// maxLine bounds one physical line; longer is an error, not an allocation.
-const maxLine = 16 << 20
+// MaxLine bounds one physical line of a dump; a longer one is an error,
+// never held in memory.
+const MaxLine = 16 << 20
 
 // Next returns the next entry, or io.EOF after the last one.
 func (r *PasswdReader) Next() (PasswdEntry, error) {
@@ -129,7 +131,9 @@ func (r *PasswdReader) Next() (PasswdEntry, error) {
 		e.Line = r.line
 		return e, nil
 	}
-	if err := r.s.Err(); err != nil {
+	if err := r.s.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return PasswdEntry{}, &ParseError{File: r.name, Line: r.line + 1, Err: errLineTooLong}
+	} else if err != nil {
 		return PasswdEntry{}, &ParseError{File: r.name, Line: r.line + 1, Err: err}
 	}
 	return PasswdEntry{}, io.EOF

@@ -180,8 +180,8 @@ func (p *rawParser) quoted() (token, error) {
 		default:
 			p.buf = append(p.buf, c)
 		}
-		if len(p.buf) > maxLine {
-			return token{}, p.errorf(start, "a string longer than %d bytes", maxLine)
+		if len(p.buf) > MaxLine {
+			return token{}, p.errorf(start, "a string longer than %d bytes", MaxLine)
 		}
 	}
 }

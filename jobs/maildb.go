@@ -15,6 +15,7 @@ import (
 	"github.com/peoplesync/peoplesync/nidump"
 	"github.com/peoplesync/peoplesync/people"
 	"github.com/peoplesync/peoplesync/source"
+	"golang.org/x/sync/errgroup"
 )
 
 // MailDB is the mailDBupdate-equivalent job: it dumps passwd and aliases
@@ -94,22 +95,36 @@ func (j *MailDB) Run(ctx context.Context, log *slog.Logger) (*MailDBSummary, err
 		return sum, err
 	}
 	defer pw.Discard()
-	if _, err := WritePasswd(ctx, j.Source, pw, j.RedactPasswords); err != nil {
-		return sum, fmt.Errorf("dump passwd: %w (nothing was installed)", err)
-	}
 	al, err := dir.Stage("aliases")
 	if err != nil {
 		return sum, err
 	}
 	defer al.Discard()
-	st, err := WriteAliases(ctx, j.Source, al, j.Strip, func(a nidump.Alias) {
-		if len(sum.StrippedNames) < maxStrippedNames {
-			sum.StrippedNames = append(sum.StrippedNames, a.String())
+	// Both dumps at once (two nidump commands, two LDAP searches). The
+	// first to fail stops the other, and its error is the one reported.
+	var st aliasfmt.Stats
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if _, err := WritePasswd(gctx, j.Source, pw, j.RedactPasswords); err != nil {
+			return fmt.Errorf("dump passwd: %w (nothing was installed)", err)
 		}
-		log.Debug("stripped mail-server alias", "alias", a.Name, "line", a.Line)
+		return nil
 	})
-	if err != nil {
-		return sum, fmt.Errorf("dump aliases: %w (nothing was installed)", err)
+	g.Go(func() error {
+		var err error
+		st, err = WriteAliases(gctx, j.Source, al, j.Strip, func(a nidump.Alias) {
+			if len(sum.StrippedNames) < maxStrippedNames {
+				sum.StrippedNames = append(sum.StrippedNames, a.String())
+			}
+			log.Debug("stripped mail-server alias", "alias", a.Name, "line", a.Line)
+		})
+		if err != nil {
+			return fmt.Errorf("dump aliases: %w (nothing was installed)", err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return sum, err
 	}
 	sum.Stripped, sum.Rewritten = st.Stripped, st.Rewritten
 

@@ -17,14 +17,27 @@ import (
 )
 
 // killing wraps a source and kills slapd when the aliases dump reaches its
-// n-th entry: the server goes away in the middle of a paged search.
+// n-th entry: the server goes away in the middle of a paged search. The
+// aliases dump starts when the passwd dump (run at the same time by the
+// job) is done, so that it is the one the kill hits.
 type killing struct {
 	source.Source
-	slapd *testpeer.Slapd
-	n     int
+	slapd      *testpeer.Slapd
+	n          int
+	passwdDone chan struct{}
+}
+
+func (k killing) Passwd(ctx context.Context, fn func(nidump.PasswdEntry) error) error {
+	defer close(k.passwdDone)
+	return k.Source.Passwd(ctx, fn)
 }
 
 func (k killing) Aliases(ctx context.Context, fn func(nidump.Alias) error) error {
+	select {
+	case <-k.passwdDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	i := 0
 	return k.Source.Aliases(ctx, func(a nidump.Alias) error {
 		if i++; i == k.n {
@@ -61,7 +74,7 @@ func TestMailDBLDAPServerGoesAway(t *testing.T) {
 		t.Fatalf("passwd has %d lines, want 2000", n)
 	}
 
-	job.Source = killing{Source: src, slapd: s, n: 1000}
+	job.Source = killing{Source: src, slapd: s, n: 1000, passwdDone: make(chan struct{})}
 	_, err := job.Run(context.Background(), quiet)
 	if err == nil {
 		t.Fatal("the job succeeded with slapd killed")

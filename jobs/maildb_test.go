@@ -13,6 +13,7 @@ import (
 
 	"github.com/peoplesync/peoplesync/aliasfmt"
 	"github.com/peoplesync/peoplesync/jobs"
+	"github.com/peoplesync/peoplesync/nidump"
 	"github.com/peoplesync/peoplesync/source"
 )
 
@@ -309,5 +310,82 @@ func TestMailDBMissingPicturesDir(t *testing.T) {
 	j.Pictures = filepath.Join(f.dir, "nope")
 	if _, err := f.run(j); err == nil || !strings.Contains(err.Error(), "check [people] pictures") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// handshake is a Source whose Passwd and Aliases each wait for the other
+// to start: it only completes when they run at the same time.
+type handshake struct {
+	source.Files
+	passwd, aliases chan struct{}
+}
+
+func (h handshake) meet(ctx context.Context, mine, theirs chan struct{}) error {
+	close(mine)
+	select {
+	case <-theirs:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("the other dump did not start: they run one after the other")
+	}
+}
+
+func (h handshake) Passwd(ctx context.Context, fn func(nidump.PasswdEntry) error) error {
+	if err := h.meet(ctx, h.passwd, h.aliases); err != nil {
+		return err
+	}
+	return h.Files.Passwd(ctx, fn)
+}
+
+func (h handshake) Aliases(ctx context.Context, fn func(nidump.Alias) error) error {
+	if err := h.meet(ctx, h.aliases, h.passwd); err != nil {
+		return err
+	}
+	return h.Files.Aliases(ctx, fn)
+}
+
+func TestMailDBDumpsAtOnce(t *testing.T) {
+	f := newFixture(t)
+	j := f.job()
+	j.Source = handshake{Files: source.Files{PasswdPath: f.pw, AliasesPath: f.al}, passwd: make(chan struct{}), aliases: make(chan struct{})}
+	if _, err := f.run(j); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read("aliases"); !strings.Contains(got, "staff: jnewberg,root,bob@earthling\n") {
+		t.Errorf("aliases = %q", got)
+	}
+}
+
+// TestMailDBDumpErrors: a failing dump stops the other one at once, and
+// the error reported is the one that failed first, not the one stopped.
+func TestMailDBDumpErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, passwd, aliases, want string
+	}{
+		{"aliases fails, passwd hangs", "sleep 60", "echo 'no such domain' >&2; exit 3", "dump aliases: "},
+		{"passwd fails, aliases hangs", "echo 'no such domain' >&2; exit 3", "sleep 60", "dump passwd: "},
+		{"both fail", "exit 4", "sleep 0.5; exit 5", "dump passwd: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			j := f.job()
+			j.Source = source.Command{PasswdArgv: []string{"/bin/sh", "-c", tc.passwd}, AliasesArgv: []string{"/bin/sh", "-c", tc.aliases}, Timeout: time.Minute, Grace: time.Second}
+			start := time.Now()
+			_, err := f.run(j)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing was installed") {
+				t.Fatalf("error %v, want it to start with %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "canceled") {
+				t.Errorf("error %v reports the dump that was stopped, not the one that failed", err)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("took %v: the hanging dump was not stopped", d)
+			}
+			if _, err := os.Stat(filepath.Join(f.people, "passwd")); !os.IsNotExist(err) {
+				t.Errorf("passwd installed: %v", err)
+			}
+		})
 	}
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/peoplesync/peoplesync/nidump"
 )
 
-// Source is a mail domain's passwd and alias data.
+// Source is a mail domain's passwd and alias data. The maildb job calls
+// Passwd and Aliases at the same time.
 type Source interface {
 	// Passwd calls fn with every user in the domain, in the domain's order.
 	// It stops at the first error, from the source or from fn.

@@ -4,7 +4,7 @@ BIN     := bin/peoplesync
 PREFIX  ?= /usr/local
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build demo test lint bench fuzz install clean
+.PHONY: all build demo test lint staticcheck bench fuzz install clean
 
 all: build
 
@@ -23,7 +23,9 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-lint: test
+lint: test staticcheck
+
+staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
 # Side-by-side benchmarks against the tools an admin would use instead.

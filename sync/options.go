@@ -124,6 +124,13 @@ type Options struct {
 	// Concurrency is how many files are in flight to one host at once over
 	// its single SFTP session (default DefaultConcurrency).
 	Concurrency int
+	// PendingDir, when set, is a directory where the specials a host is
+	// owed are recorded, one file a host, before the files they follow are
+	// installed there, and cleared once they ran. A run that stops in
+	// between (killed, the connection lost for good, a special failing)
+	// leaves them owed, and the next run runs them even if it has nothing
+	// to send. A dry run reads the record but never writes it.
+	PendingDir string
 }
 
 // Validate checks the options that do not depend on the hosts.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	gosync "sync"
@@ -105,38 +106,36 @@ type hostRun struct {
 	log     *slog.Logger
 	rep     HostReport
 	changed map[string]bool // installed or deleted paths whose specials are pending
-	attempt int
+	failed  map[string]bool // paths whose special ran and failed: owed to the next run
+	// recorded is what Options.PendingDir holds for the host.
+	recorded []string
+	attempt  int
 }
 
 // syncHost runs attempts until one succeeds, the error is permanent, or
 // the attempts are used up.
 func (r *runner) syncHost(ctx context.Context, h Host) HostReport {
 	start := time.Now()
-	hr := &hostRun{r: r, host: h, log: r.log.With("server", h.label()), changed: map[string]bool{}}
+	hr := &hostRun{r: r, host: h, log: r.log.With("server", h.label()), changed: map[string]bool{}, failed: map[string]bool{}}
 	hr.rep.Host = h.label()
-	attempts := orDefault(r.opts.Attempts, DefaultAttempts)
-	delay := orDefault(r.opts.RetryDelay, DefaultRetryDelay)
-	var err error
-	for hr.attempt = 1; ; hr.attempt++ {
-		hr.rep.Attempts = hr.attempt
-		err = hr.run(ctx)
-		if err == nil || IsPermanent(err) || hr.attempt >= attempts || ctx.Err() != nil {
-			break
-		}
-		hr.log.Warn("host failed, retrying", "attempt", hr.attempt, "of", attempts, "in", delay, "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-		delay *= 2
+	err := hr.loadOwed()
+	if err == nil {
+		err = hr.attempts(ctx)
 	}
 	if ctx.Err() != nil && err != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
 	if err != nil && len(hr.changed) > 0 {
 		if pending := hr.pendingSpecials(); len(pending) > 0 {
-			err = fmt.Errorf("%w; specials NOT run although their files changed: %s", err, strings.Join(pending, "; "))
+			next := ""
+			if r.opts.PendingDir != "" {
+				next = " (the next run runs them)"
+			}
+			err = fmt.Errorf("%w; specials NOT run although their files changed%s: %s", err, next, strings.Join(pending, "; "))
 		}
+	}
+	if rerr := hr.recordOwed(nil); rerr != nil {
+		err = errors.Join(err, rerr)
 	}
 	hr.rep.Err = err
 	hr.rep.Duration = time.Since(start)
@@ -152,6 +151,26 @@ func (r *runner) syncHost(ctx context.Context, h Host) HostReport {
 	r.progress(Progress{Host: rep.Host, Phase: PhaseDone, Attempt: rep.Attempts, FilesDone: rep.FilesSent(),
 		FilesTotal: rep.FilesSent(), BytesDone: rep.BytesSent, BytesTotal: rep.BytesSent, Err: err})
 	return rep
+}
+
+// attempts runs attempts until one succeeds, the error is permanent, or
+// the attempts are used up.
+func (hr *hostRun) attempts(ctx context.Context) error {
+	attempts := orDefault(hr.r.opts.Attempts, DefaultAttempts)
+	delay := orDefault(hr.r.opts.RetryDelay, DefaultRetryDelay)
+	for hr.attempt = 1; ; hr.attempt++ {
+		hr.rep.Attempts = hr.attempt
+		err := hr.run(ctx)
+		if err == nil || IsPermanent(err) || hr.attempt >= attempts || ctx.Err() != nil {
+			return err
+		}
+		hr.log.Warn("host failed, retrying", "attempt", hr.attempt, "of", attempts, "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
 }
 
 // itemize writes the host's changes and specials to opts.Itemize.
@@ -216,6 +235,16 @@ func (hr *hostRun) run(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 
+	// The specials these changes call for are owed from now on: recorded
+	// before the first change, so that a run stopped after it still runs
+	// them next time.
+	changes := p.sends
+	if opts.Delete && !tooMany {
+		changes = append(slices.Clip(changes), p.deletes...)
+	}
+	if err := hr.recordOwed(changes); err != nil {
+		return err
+	}
 	if rootMissing {
 		if err := t.Mkdir(ctx, ".", 0o755); err != nil {
 			return err
@@ -569,12 +598,18 @@ func (hr *hostRun) runSpecials(ctx context.Context, t Target) error {
 			return err // retried with the same pending files
 		}
 		sr := SpecialResult{Special: s, Files: files, ExitStatus: res.ExitStatus, Output: string(res.Output), Err: err}
-		for _, f := range files {
-			delete(hr.changed, f)
-		}
 		if err == nil && res.ExitStatus != 0 {
 			sr.Err = permanent(fmt.Errorf("%w: %q exited with status %d: %s", ErrSpecialFailed, s.Command, res.ExitStatus,
 				strings.TrimSpace(string(res.Output))))
+		}
+		for _, f := range files {
+			// Not run again in this run; a failed one is owed to the next.
+			delete(hr.changed, f)
+			if sr.Err != nil {
+				hr.failed[f] = true
+			} else {
+				delete(hr.failed, f)
+			}
 		}
 		hr.rep.Specials = append(hr.rep.Specials, sr)
 		if sr.Err != nil {

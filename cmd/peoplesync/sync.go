@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,9 @@ func syncOptions(c *config.Config) fssync.Options {
 		Exclude:   c.Sync.Exclude,
 		BWLimit:   c.Sync.BWLimit,
 		Specials:  specials,
+		// Specials owed to a server survive a run that stopped before
+		// running them.
+		PendingDir: filepath.Join(c.StateDir, "pending-specials"),
 	}
 }
 

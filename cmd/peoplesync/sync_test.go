@@ -145,6 +145,30 @@ func testSyncCLI(t *testing.T, s *syncSite) {
 	if code != 0 || !strings.Contains(out, "sent 0 file(s)") || strings.Contains(out, `special "`) {
 		t.Errorf("second sync: exit %d\n%s", code, out)
 	}
+
+	// A special that fails is owed to the next run, which runs it with
+	// nothing to send, and then it is owed no more.
+	conf, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, s.config, strings.Replace(string(conf), `echo rebuilt $FILES"`, `echo rebuilt $FILES; exit 3"`, 1))
+	writeFile(t, filepath.Join(s.dir, "aliases"), "staff: root\npostmaster: root\n")
+	if out, code = s.run("run-once"); code != 1 || !strings.Contains(out, "exited with status 3") {
+		t.Fatalf("failing special: exit %d\n%s", code, out)
+	}
+	owed := filepath.Join(s.dir, "state", "pending-specials", "earth.json")
+	if b, err := os.ReadFile(owed); err != nil || !strings.Contains(string(b), `"aliases"`) {
+		t.Fatalf("owed special record %s: %q, %v", owed, b, err)
+	}
+	writeFile(t, s.config, string(conf))
+	out, code = s.run("run-once", "sync")
+	if code != 0 || !strings.Contains(out, "sent 0 file(s)") || !strings.Contains(out, "FILES=aliases exit 0") {
+		t.Errorf("sync owing a special: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(owed); !os.IsNotExist(err) {
+		t.Errorf("owed special record still there after the special ran: %v", err)
+	}
 }
 
 // A host key that changed fails that host with how to check it, exit 1;

@@ -38,6 +38,9 @@ WATCHDOG=1) and logs to the journal with JOB=, RUN_ID=, SERVER= fields.`,
 
 func (a *app) daemon(ctx context.Context, c *config.Config) error {
 	log := a.log
+	if err := checkStateOwner(c.StateDir); err != nil {
+		return err
+	}
 	notify := jobs.NewNotifier(nil)
 	metrics := jobs.NewMetrics()
 	js, err := buildJobs(c, jobEnv{metric: metrics})

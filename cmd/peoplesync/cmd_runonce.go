@@ -57,6 +57,9 @@ func (a *app) runJobs(cmd *cobra.Command, c *config.Config, names []string, env 
 	if env.dryRun {
 		return a.dryRun(cmd, c, js, names)
 	}
+	if err := checkStateOwner(c.StateDir); err != nil {
+		return err
+	}
 	mode := jobs.LockFail
 	if wait {
 		mode = jobs.LockWait

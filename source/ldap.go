@@ -70,6 +70,10 @@ type LDAP struct {
 	Attributes LDAPAttributes
 	// PasswdForm is nidump.Form10 (default) or nidump.Form7.
 	PasswdForm nidump.PasswdForm
+	// SkipPasswords leaves the password attribute out of the search: every
+	// password field is "*", and the hashes never leave the directory.
+	// peoplesync sets it when [people] redact_passwords is on (the default).
+	SkipPasswords bool
 
 	// PageSize is the number of entries a page (default 500).
 	PageSize int
@@ -173,7 +177,10 @@ func (s LDAP) withDefaults() LDAP {
 func (s LDAP) Passwd(ctx context.Context, fn func(nidump.PasswdEntry) error) error {
 	s = s.withDefaults()
 	a := s.Attributes
-	attrs := []string{a.UID, a.UserPassword, a.UIDNumber, a.GIDNumber, a.Gecos, a.CN, a.HomeDirectory, a.LoginShell}
+	attrs := []string{a.UID, a.UIDNumber, a.GIDNumber, a.Gecos, a.CN, a.HomeDirectory, a.LoginShell}
+	if !s.SkipPasswords {
+		attrs = append(attrs, a.UserPassword)
+	}
 	return s.search(ctx, "users", s.UsersBase, s.UsersFilter, attrs, func(e *ldap.Entry) error {
 		u, err := s.passwdEntry(e)
 		if err != nil {
@@ -230,9 +237,12 @@ func (s LDAP) passwdEntry(e *ldap.Entry) (nidump.PasswdEntry, error) {
 		realName = e.GetEqualFoldAttributeValue(a.CN)
 	}
 	u := nidump.PasswdEntry{
-		Name: name, Passwd: cryptHash(e.GetEqualFoldAttributeValue(a.UserPassword)),
+		Name: name, Passwd: "*",
 		UID: uid, GID: gid, RealName: realName, Home: home,
 		Shell: e.GetEqualFoldAttributeValue(a.LoginShell), Form: s.PasswdForm,
+	}
+	if !s.SkipPasswords {
+		u.Passwd = cryptHash(e.GetEqualFoldAttributeValue(a.UserPassword))
 	}
 	if u.Form == nidump.Form10 {
 		u.Change, u.Expire = "0", "0"

@@ -1,6 +1,7 @@
 package source_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,6 +160,22 @@ func TestLDAP(t *testing.T) {
 		got, err := ldapUsers(t, f)
 		if err != nil || len(got) != 2 {
 			t.Errorf("got %q, %v", got, err)
+		}
+	})
+
+	t.Run("skip passwords", func(t *testing.T) {
+		// The hashes are not even asked for: the request names no
+		// password attribute, and every password field is "*".
+		px := newProxy(t, s.URL)
+		k := src
+		k.URL, k.SkipPasswords = px.URL(), true
+		got, err := ldapUsers(t, k)
+		if err != nil || len(got) != 4 || got[1] != "jnewberg:*:1001:20::0:0:Julia Newberg:/Users/jnewberg:/bin/csh" {
+			t.Errorf("got %q, %v", got, err)
+		}
+		sent := px.Sent()
+		if !bytes.Contains(sent, []byte("homeDirectory")) || bytes.Contains(bytes.ToLower(sent), []byte("userpassword")) {
+			t.Errorf("the search asked for the password attribute (or the capture is empty): %q", sent)
 		}
 	})
 
@@ -314,7 +332,23 @@ type proxy struct {
 	conns   []net.Conn
 	frozen  bool
 	accepts int
+	sent    []byte // what clients sent
 	wg      sync.WaitGroup
+}
+
+// Write records what clients send.
+func (p *proxy) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = append(p.sent, b...)
+	return len(b), nil
+}
+
+// Sent returns what clients sent so far.
+func (p *proxy) Sent() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.sent)
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -348,7 +382,7 @@ func (p *proxy) serve() {
 		p.conns = append(p.conns, c, s)
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(s, c); s.Close() }()
+		go func() { defer p.wg.Done(); io.Copy(s, io.TeeReader(c, p)); s.Close() }()
 		go func() { defer p.wg.Done(); p.answers(c, s); c.Close() }()
 	}
 }

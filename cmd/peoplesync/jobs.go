@@ -24,7 +24,7 @@ func newSource(c *config.Config) source.Source {
 	case "command":
 		return source.Command{PasswdArgv: s.PasswdCommand, AliasesArgv: s.AliasesCommand, Timeout: s.Timeout, Format: format}
 	case "ldap":
-		return newLDAPSource(s)
+		return newLDAPSource(s, c.People.RedactPasswords)
 	default:
 		return source.Files{PasswdPath: s.Passwd, AliasesPath: s.Aliases, Format: format}
 	}

@@ -7,8 +7,9 @@ import (
 )
 
 // newLDAPSource builds the LDAP source of [source] kind = "ldap", for the
-// domain the config chose.
-func newLDAPSource(s config.Source) source.LDAP {
+// domain the config chose. With redact set the password hashes are not
+// even read.
+func newLDAPSource(s config.Source, redact bool) source.LDAP {
 	l := s.LDAP
 	dom := l.Chosen()
 	attr := func(key string) string { return l.Attributes[key] } // "" keeps the standard name
@@ -25,6 +26,7 @@ func newLDAPSource(s config.Source) source.LDAP {
 			AliasName: attr("alias_name"), AliasMember: attr("alias_member"),
 		},
 		PasswdForm:     nidump.PasswdForm(l.PasswdForm),
+		SkipPasswords:  redact,
 		PageSize:       l.PageSize,
 		ConnectTimeout: l.ConnectTimeout,
 		RequestTimeout: l.RequestTimeout,

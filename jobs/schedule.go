@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,7 +61,8 @@ type Schedule struct {
 // @monthly, @weekly, @daily, @midnight and @hourly, "@every DURATION"
 // (a whole number of seconds, at least 1s), and a leading "CRON_TZ=Zone " or
 // "TZ=Zone " prefix that overrides loc. Month and weekday names (jan, mon)
-// are accepted; day of week runs from 0 (Sunday) to 6.
+// are accepted; day of week runs from 0 (Sunday) to 7 (Sunday again), as
+// in crontab(5).
 func ParseSchedule(expr string, loc *time.Location) (*Schedule, error) {
 	if loc == nil {
 		loc = time.UTC
@@ -99,6 +101,12 @@ func ParseSchedule(expr string, loc *time.Location) (*Schedule, error) {
 		return s, nil
 	}
 
+	if !strings.HasPrefix(rest, "@") {
+		if f := strings.Fields(rest); len(f) == 5 || len(f) == 6 {
+			f[len(f)-1] = sundaySeven(f[len(f)-1])
+			rest = strings.Join(f, " ")
+		}
+	}
 	parsed, err := cronParser.Parse(rest)
 	if err != nil {
 		return nil, fmt.Errorf("parse schedule %q: %w", expr, err)
@@ -131,6 +139,50 @@ func ParseSchedule(expr string, loc *time.Location) (*Schedule, error) {
 		return nil, fmt.Errorf("parse schedule %q: no date matches the day and month fields, so it never runs", expr)
 	}
 	return s, nil
+}
+
+// sundaySeven rewrites a day-of-week field in which 7 means Sunday, as
+// crontab(5) allows ("7", "5-7", "1-7/2"), into the 0-6 that robfig's
+// parser takes ("0", "5-6,0", "1,3,5,0"). Anything else is left for the
+// parser to accept or refuse.
+func sundaySeven(field string) string {
+	if !strings.Contains(field, "7") {
+		return field
+	}
+	parts := strings.Split(field, ",")
+	for i, part := range parts {
+		rng, step, hasStep := strings.Cut(part, "/")
+		lo, hi, isRange := strings.Cut(rng, "-")
+		switch {
+		case !isRange && lo == "7":
+			parts[i] = "0" // "7", and "7/N", which is 7 alone
+		case isRange && hi == "7":
+			from, err1 := dayNumber(lo)
+			by, err2 := 1, error(nil)
+			if hasStep {
+				by, err2 = strconv.Atoi(step)
+			}
+			if err1 != nil || err2 != nil || by < 1 || from > 7 {
+				continue
+			}
+			var days []string
+			for d := from; d <= 7; d += by {
+				days = append(days, strconv.Itoa(d%7))
+			}
+			parts[i] = strings.Join(days, ",")
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// dayNumber is a day of week as a number ("3") or a name ("wed").
+func dayNumber(s string) (int, error) {
+	for i, name := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		if strings.EqualFold(s, name) {
+			return i, nil
+		}
+	}
+	return strconv.Atoi(s)
 }
 
 func parseEvery(rest string) (time.Duration, error) {

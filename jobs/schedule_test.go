@@ -90,13 +90,25 @@ func TestParseSchedule(t *testing.T) {
 			firstFrom: "2026-01-09T00:00:00-05:00", first: "2026-01-23T00:00:00-05:00"},
 		{expr: "0 0 29 2 *", fixed: true, zone: "America/New_York",
 			firstFrom: "2026-01-05T00:00:00-05:00", first: "2028-02-29T00:00:00-05:00"},
+		// 7 is Sunday too, as in crontab(5); 2026-01-05 is a Monday.
+		{expr: "0 2 * * 7", fixed: true, zone: "America/New_York",
+			firstFrom: "2026-01-05T00:00:00-05:00", first: "2026-01-11T02:00:00-05:00"},
+		{expr: "0 2 * * 6-7", fixed: true, zone: "America/New_York",
+			firstFrom: "2026-01-10T03:00:00-05:00", first: "2026-01-11T02:00:00-05:00"},
+		{expr: "0 2 * * 2-7/2", fixed: true, zone: "America/New_York", // tue, thu, sat
+			firstFrom: "2026-01-08T03:00:00-05:00", first: "2026-01-10T02:00:00-05:00"},
+		{expr: "0 2 * * fri-7", fixed: true, zone: "America/New_York",
+			firstFrom: "2026-01-05T00:00:00-05:00", first: "2026-01-09T02:00:00-05:00"},
+		{expr: "0 2 * * mon,7", fixed: true, zone: "America/New_York",
+			firstFrom: "2026-01-05T03:00:00-05:00", first: "2026-01-11T02:00:00-05:00"},
 
 		{expr: "", wantErr: "empty expression"},
 		{expr: "* * * *", wantErr: "expected 5 to 6 fields"},
 		{expr: "* * * * * * *", wantErr: "expected 5 to 6 fields"},
 		{expr: "60 * * * *", wantErr: "above maximum"},
 		{expr: "* 24 * * *", wantErr: "above maximum"},
-		{expr: "* * * * 7", wantErr: "above maximum"},
+		{expr: "* * * * 8", wantErr: "above maximum"},
+		{expr: "* * * * 8-7", wantErr: "8"},
 		{expr: "@fortnightly", wantErr: "unrecognized descriptor"},
 		{expr: "@every", wantErr: "@every DURATION"},
 		{expr: "@every 500ms", wantErr: "at least 1s"},
@@ -472,4 +484,27 @@ func FuzzParseSchedule(f *testing.F) {
 			t.Fatalf("%q: String() round trip changed the runs", expr)
 		}
 	})
+}
+
+// TestScheduleSundaySeven: 7 and 0 are both Sunday, alone, in ranges and
+// with steps, as in crontab(5).
+func TestScheduleSundaySeven(t *testing.T) {
+	from := time.Date(2026, 1, 4, 12, 0, 0, 0, time.UTC) // a Sunday, after 02:00
+	week := from.AddDate(0, 0, 7)
+	for expr, want := range map[string][]time.Weekday{
+		"0 2 * * 7":     {time.Sunday},
+		"0 2 * * 0,7":   {time.Sunday},
+		"0 2 * * 5-7":   {time.Friday, time.Saturday, time.Sunday},
+		"0 2 * * 0-7":   {time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday},
+		"0 2 * * 1-7/3": {time.Monday, time.Thursday, time.Sunday},
+		"0 2 * * 7/2":   {time.Sunday},
+	} {
+		var got []time.Weekday
+		for _, r := range runsBetween(mustParse(t, expr, time.UTC), from, week) {
+			got = append(got, r.Weekday())
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%q runs on %v in a week, want %v", expr, got, want)
+		}
+	}
 }

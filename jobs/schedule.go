@@ -29,15 +29,15 @@ const searchYears = 30
 // Across a daylight-saving change Schedule follows cronie's documented rule
 // (cron(8)):
 //
-//   - A fixed-time job, whose second, minute and hour fields hold only
-//     explicit values ("30 2 * * *", "0 0,12 * * *", "@daily"), runs each
-//     matching wall-clock time once: a time skipped by a spring-forward
-//     change runs right after the jump, and a time that occurs twice
-//     runs at its first occurrence only.
-//   - Any other job ("*", a range or a step in the second, minute or hour
-//     field, "@hourly") follows real time: it runs at every instant whose
-//     wall-clock time matches, so it does not run in a skipped interval and
-//     runs in both passes of a repeated one.
+//   - A fixed-time job, none of whose second, minute and hour fields starts
+//     with '*' ("30 2 * * *", "0 0,12 * * *", "15 1-3 * * *", "@daily"),
+//     runs each matching wall-clock time once: a time skipped by a
+//     spring-forward change runs right after the jump, and a time that
+//     occurs twice runs at its first occurrence only.
+//   - A wildcard job (one of those fields starts with '*': "*/15 * * * *",
+//     "0 */2 * * *", "@hourly") follows real time: it runs at every instant
+//     whose wall-clock time matches, so it does not run in a skipped
+//     interval and runs in both passes of a repeated one.
 //   - "@every D" runs D after the previous run's scheduled time, in real
 //     time, independent of any zone.
 //
@@ -129,7 +129,8 @@ func ParseSchedule(expr string, loc *time.Location) (*Schedule, error) {
 		fields = append([]string{"0"}, fields...)
 	}
 	// The parser validated the field count: 6 fields now.
-	s.fixed = explicitValues(fields[0]) && explicitValues(fields[1]) && explicitValues(fields[2])
+	// cronie's "wildcard" job has a minute or hour field starting with '*'.
+	s.fixed = !startsWithStar(fields[0]) && !startsWithStar(fields[1]) && !startsWithStar(fields[2])
 	s.domStar = startsWithStar(fields[3])
 	s.dowStar = startsWithStar(fields[5])
 	// Any date recurs within 28 years: a schedule with no match in 30
@@ -201,12 +202,6 @@ func parseEvery(rest string) (time.Duration, error) {
 		return 0, fmt.Errorf("@every %s: the interval must be a whole number of seconds", d)
 	}
 	return d, nil
-}
-
-// explicitValues reports whether a cron field is a list of plain values:
-// no '*', '?', range or step.
-func explicitValues(field string) bool {
-	return !strings.ContainsAny(field, "*?-/")
 }
 
 func startsWithStar(field string) bool {

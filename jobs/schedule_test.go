@@ -59,7 +59,7 @@ func TestParseSchedule(t *testing.T) {
 			firstFrom: "2026-01-05T00:00:05-05:00", first: "2026-01-05T00:00:10-05:00"},
 		{expr: "*/15 * * * *", zone: "America/New_York",
 			firstFrom: "2026-01-05T00:00:00-05:00", first: "2026-01-05T00:15:00-05:00"},
-		{expr: "0 1-3 * * *", zone: "America/New_York",
+		{expr: "0 1-3 * * *", fixed: true, zone: "America/New_York",
 			firstFrom: "2026-01-05T01:00:00-05:00", first: "2026-01-05T02:00:00-05:00"},
 		{expr: "@yearly", fixed: true, zone: "America/New_York",
 			firstFrom: "2026-01-05T00:00:00-05:00", first: "2027-01-01T00:00:00-05:00"},
@@ -264,7 +264,9 @@ func TestScheduleYearAgainstOracle(t *testing.T) {
 		{"*/15 * * * *", false, func(f fields) bool { return f.min%15 == 0 }},
 		{"30 * * * *", false, func(f fields) bool { return f.min == 30 }},
 		{"0 */2 * * *", false, func(f fields) bool { return f.min == 0 && f.hour%2 == 0 }},
-		{"15 1-3 * * *", false, func(f fields) bool { return f.min == 15 && f.hour >= 1 && f.hour <= 3 }},
+		{"15 1-3 * * *", true, func(f fields) bool { return f.min == 15 && f.hour >= 1 && f.hour <= 3 }},
+		{"*/20 1-3 * * *", false, func(f fields) bool { return f.min%20 == 0 && f.hour >= 1 && f.hour <= 3 }},
+		{"0-59/30 2 * * *", true, func(f fields) bool { return f.min%30 == 0 && f.hour == 2 }},
 		{"* 2 * * 0", false, func(f fields) bool { return f.hour == 2 && f.dow == 0 }},
 	}
 	zones := []struct {

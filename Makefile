@@ -46,8 +46,7 @@ fuzz:
 	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzFormat -fuzztime 60s
 	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzChunks -fuzztime 60s
 	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzFastChunk -fuzztime 60s
-	$(GO) test ./aliasfmt -run '^$$' -fuzz FuzzSWAR -fuzztime 20s
-	$(GO) test ./nidump -run '^$$' -fuzz FuzzCommaOrQuote -fuzztime 20s
+	$(GO) test ./internal/swar -run '^$$' -fuzz FuzzSWAR -fuzztime 20s
 
 UNITDIR ?= /etc/systemd/system
 

@@ -7,15 +7,14 @@ package aliasfmt
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"runtime"
 	"strings"
 	"unsafe"
 
+	"github.com/peoplesync/peoplesync/internal/swar"
 	"github.com/peoplesync/peoplesync/nidump"
 )
 
@@ -158,7 +157,7 @@ func (s *Stripper) RoutingLocal(member string) (string, bool) {
 // routingLocal returns the length of member's local part when it is a
 // routing member, and -1 when it is not.
 func (s *Stripper) routingLocal(member []byte) int {
-	return s.routingAt(member, lastAt(member))
+	return s.routingAt(member, swar.LastIndex(member, '@'))
 }
 
 // routingAt is routingLocal for a member whose last '@' is at at (-1: none).
@@ -189,7 +188,7 @@ func (s *Stripper) routingAt(member []byte, at int) int {
 			return -1
 		}
 	}
-	if hasSpaceOrTab(member[:at]) {
+	if swar.Index2(member[:at], ' ', '\t') >= 0 {
 		// "Julia Newberg @earth" is not a plain address.
 		return -1
 	}
@@ -207,52 +206,6 @@ func (s *Stripper) matchHost(host []byte) bool {
 	}
 	for _, n := range s.qualify {
 		if equalFold(host, n) {
-			return true
-		}
-	}
-	return false
-}
-
-// Word-at-a-time byte search (SWAR): members are short, so a call to
-// bytes.IndexByte per member costs more than the search itself.
-const (
-	ones  = 0x0101010101010101
-	low7s = 0x7f7f7f7f7f7f7f7f
-)
-
-// zeroBytes returns w with the high bit of each byte that is zero set, and
-// every other bit clear. Unlike the shorter (w-ones)&^w trick it has no
-// false positives, so the highest bit set is the last zero byte.
-func zeroBytes(w uint64) uint64 { return ^(((w & low7s) + low7s) | w | low7s) }
-
-// lastAt returns the index of the last '@' in b, or -1.
-func lastAt(b []byte) int {
-	const at = '@' * ones
-	i := len(b)
-	for ; i >= 8; i -= 8 {
-		if m := zeroBytes(binary.LittleEndian.Uint64(b[i-8:]) ^ at); m != 0 {
-			return i - 8 + (63-bits.LeadingZeros64(m))/8
-		}
-	}
-	for i--; i >= 0; i-- {
-		if b[i] == '@' {
-			return i
-		}
-	}
-	return -1
-}
-
-// hasSpaceOrTab reports whether b holds a space or a tab.
-func hasSpaceOrTab(b []byte) bool {
-	const space, tab = ' ' * ones, '\t' * ones
-	for ; len(b) >= 8; b = b[8:] {
-		w := binary.LittleEndian.Uint64(b)
-		if zeroBytes(w^space)|zeroBytes(w^tab) != 0 {
-			return true
-		}
-	}
-	for _, c := range b {
-		if c == ' ' || c == '\t' {
 			return true
 		}
 	}

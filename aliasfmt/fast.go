@@ -2,9 +2,8 @@ package aliasfmt
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 
+	"github.com/peoplesync/peoplesync/internal/swar"
 	"github.com/peoplesync/peoplesync/nidump"
 )
 
@@ -82,7 +81,7 @@ func (w *Writer) fastChunk(in []byte) (lines int, ok bool) {
 			return 0, false // a blank line, or one starting with \v or \f
 		default:
 			finish()
-			colon := indexEither(in[i:], ':', '\n')
+			colon := swar.Index2(in[i:], ':', '\n')
 			if colon < 0 || in[i+colon] != ':' {
 				return 0, false // no colon: an error the reader reports
 			}
@@ -104,10 +103,10 @@ func (w *Writer) fastChunk(in []byte) (lines int, ok bool) {
 			// The member ends at a ',' or the line's end; its last '@', if
 			// any, is noted on the way.
 			at := -1
-			j := memberStop(in[i:])
+			j := swar.Index3(in[i:], ',', '\n', '@')
 			for j >= 0 && in[i+j] == '@' {
 				at = j
-				if j = memberStop(in[i+at+1:]); j >= 0 {
+				if j = swar.Index3(in[i+at+1:], ',', '\n', '@'); j >= 0 {
 					j += at + 1
 				}
 			}
@@ -152,59 +151,6 @@ func (w *Writer) fastChunk(in []byte) (lines int, ok bool) {
 		lines-- // the last line has no '\n'
 	}
 	return lines, true
-}
-
-// indexEither returns the index of the first x or y in b, or -1.
-//
-// It and memberStop read a word at a time (SWAR): names and members are
-// short, and a call to bytes.IndexByte for each costs more than the search.
-func indexEither(b []byte, x, y byte) int {
-	const highs = 0x8080808080808080
-	xs, ys := uint64(x)*ones, uint64(y)*ones
-	i := 0
-	for ; len(b)-i >= 8; i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// (v-ones)&^v&highs is non-zero when v has a zero byte, and its
-		// lowest bit set marks the first one.
-		a, c := w^xs, w^ys
-		if m := ((a - ones) &^ a & highs) | ((c - ones) &^ c & highs); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == x || b[i] == y {
-			return i
-		}
-	}
-	return -1
-}
-
-// memberStop returns the index of the first ',', '\n' or '@' in b, or -1:
-// where the member loop stops, at the member's end or to note an '@'.
-func memberStop(b []byte) int {
-	const (
-		highs  = 0x8080808080808080
-		commas = ',' * ones
-		nls    = '\n' * ones
-		ats    = '@' * ones
-	)
-	i := 0
-	for ; len(b)-i >= 8; i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// (v-ones)&^v&highs is non-zero when v has a zero byte, and its
-		// lowest bit set marks the first one.
-		c, n, a := w^commas, w^nls, w^ats
-		if m := ((c - ones) &^ c & highs) | ((n - ones) &^ n & highs) | ((a - ones) &^ a & highs); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case ',', '\n', '@':
-			return i
-		}
-	}
-	return -1
 }
 
 // isSpace is the white space trimmed from members, as the reader trims it.

@@ -90,24 +90,3 @@ func checkFastChunk(t *testing.T, in string, grep bool) bool {
 	}
 	return true
 }
-
-// FuzzSWAR checks the word-at-a-time searches against package bytes.
-func FuzzSWAR(f *testing.F) {
-	for _, s := range []string{"", "a", "user0000013@venus,x", "abcdefg@", "12345678\n@,", "é@\x80\xff,\t ", "a@b@c"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := lastAt(b), bytes.LastIndexByte(b, '@'); got != want {
-			t.Errorf("lastAt(%q) = %d, want %d", b, got, want)
-		}
-		if got, want := memberStop(b), bytes.IndexAny(b, ",\n@"); got != want {
-			t.Errorf("memberStop(%q) = %d, want %d", b, got, want)
-		}
-		if got, want := indexEither(b, ':', '\n'), bytes.IndexAny(b, ":\n"); got != want {
-			t.Errorf("indexEither(%q) = %d, want %d", b, got, want)
-		}
-		if got, want := hasSpaceOrTab(b), bytes.ContainsAny(b, " \t"); got != want {
-			t.Errorf("hasSpaceOrTab(%q) = %v, want %v", b, got, want)
-		}
-	})
-}

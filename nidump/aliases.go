@@ -3,12 +3,12 @@ package nidump
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"strings"
+
+	"github.com/peoplesync/peoplesync/internal/swar"
 )
 
 // Alias is one mail alias: a name and its members, in the order read.
@@ -407,7 +407,7 @@ func splitMembers(text []byte, from int, spans []span) ([]span, error) {
 	}
 	start := from
 	for i := from; ; {
-		j := commaOrQuote(text[i:])
+		j := swar.Index2(text[i:], ',', '"')
 		if j < 0 {
 			break
 		}
@@ -426,34 +426,6 @@ func splitMembers(text []byte, from int, spans []span) ([]span, error) {
 	}
 	add(start, len(text))
 	return spans, nil
-}
-
-// commaOrQuote returns the index of the first ',' or '"' in b, or -1. It
-// reads a word at a time (SWAR): members are short, and a call to
-// bytes.IndexByte per member costs more than the search.
-func commaOrQuote(b []byte) int {
-	const (
-		ones   = 0x0101010101010101
-		highs  = 0x8080808080808080
-		commas = ',' * ones
-		quotes = '"' * ones
-	)
-	i := 0
-	for ; len(b)-i >= 8; i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// (x-ones)&^x&highs is non-zero when x has a zero byte, and its
-		// lowest bit set marks the first one.
-		c, q := w^commas, w^quotes
-		if m := ((c - ones) &^ c & highs) | ((q - ones) &^ q & highs); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == ',' || b[i] == '"' {
-			return i
-		}
-	}
-	return -1
 }
 
 func isSpace(c byte) bool {

@@ -74,10 +74,10 @@ func (w *Writer) fastChunk(in []byte) (lines int, ok bool) {
 			for i < len(in) && (in[i] == ' ' || in[i] == '\t') {
 				i++
 			}
-			if i == len(in) || isSpace(in[i]) {
+			if i == len(in) || nidump.IsSpace(in[i]) {
 				return 0, false // a blank line
 			}
-		case isSpace(c):
+		case nidump.IsSpace(c):
 			return 0, false // a blank line, or one starting with \v or \f
 		default:
 			finish()
@@ -116,11 +116,11 @@ func (w *Writer) fastChunk(in []byte) (lines int, ok bool) {
 			last := i+j == len(in) || in[i+j] == '\n'
 			m := in[i : i+j]
 			i = min(i+j+1, len(in))
-			for len(m) > 0 && isSpace(m[0]) {
+			for len(m) > 0 && nidump.IsSpace(m[0]) {
 				m = m[1:]
 				at-- // at counts from the start of m
 			}
-			for len(m) > 0 && isSpace(m[len(m)-1]) {
+			for len(m) > 0 && nidump.IsSpace(m[len(m)-1]) {
 				m = m[:len(m)-1]
 			}
 			if last {
@@ -151,13 +151,4 @@ func (w *Writer) fastChunk(in []byte) (lines int, ok bool) {
 		lines-- // the last line has no '\n'
 	}
 	return lines, true
-}
-
-// isSpace is the white space trimmed from members, as the reader trims it.
-func isSpace(c byte) bool {
-	switch c {
-	case ' ', '\t', '\n', '\v', '\f', '\r':
-		return true
-	}
-	return false
 }

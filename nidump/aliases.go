@@ -231,7 +231,7 @@ func dropCR(line []byte) []byte {
 // isBlank reports whether line is empty or white space only.
 func isBlank(line []byte) bool {
 	for _, c := range line {
-		if !isSpace(c) {
+		if !IsSpace(c) {
 			return false
 		}
 	}
@@ -395,10 +395,10 @@ func SplitMembers(s string) ([]string, error) {
 // splitMembers appends the spans of the members in text[from:].
 func splitMembers(text []byte, from int, spans []span) ([]span, error) {
 	add := func(start, end int) {
-		for start < end && isSpace(text[start]) {
+		for start < end && IsSpace(text[start]) {
 			start++
 		}
-		for end > start && isSpace(text[end-1]) {
+		for end > start && IsSpace(text[end-1]) {
 			end--
 		}
 		if start < end {
@@ -428,7 +428,9 @@ func splitMembers(text []byte, from int, spans []span) ([]span, error) {
 	return spans, nil
 }
 
-func isSpace(c byte) bool {
+// IsSpace reports whether c is white space the reader trims from members
+// and ignores in blank lines.
+func IsSpace(c byte) bool {
 	switch c {
 	case ' ', '\t', '\n', '\v', '\f', '\r':
 		return true

@@ -9,11 +9,12 @@ import (
 
 // fastChunk formats in, a run of whole entries, appending to w.buf, in one
 // pass with no per-entry bookkeeping, when in holds only what nidump itself
-// writes: LF line endings, no double quotes, no blank lines, and wrapped
-// lines that break after a comma (and a chunk no longer than a line may be). It reports false, leaving w as it was, at
-// the first thing outside that form; the caller then formats the chunk with
-// nidump.AliasReader, which defines the format (and reports its errors).
-// FuzzFastChunk checks that the two agree whenever fastChunk accepts.
+// writes: LF line endings, no double quotes, no blank lines, wrapped lines
+// that break after a comma, and no more than a line may hold. It reports
+// false, leaving w as it was, at the first thing outside that form; the
+// caller then formats the chunk with nidump.AliasReader, which defines the
+// format (and reports its errors). FuzzFastChunk checks that the two agree
+// whenever fastChunk accepts.
 //
 // It also returns the number of '\n' in in, which it counts on the way. It
 // is for the parallel path, which has no stripped callback.

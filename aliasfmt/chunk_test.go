@@ -43,7 +43,7 @@ func FuzzChunks(f *testing.F) {
 	})
 }
 
-// TestLineTooLong: a line longer than nidump.MaxLine is refused the same
+// TestLineTooLong: a line of nidump.MaxLine bytes or more is refused the same
 // way, at the same line, by both paths, without being held whole.
 func TestLineTooLong(t *testing.T) {
 	in := "a: x\nb: " + strings.Repeat("y", nidump.MaxLine+10) + "\nc: z\n"
@@ -51,8 +51,8 @@ func TestLineTooLong(t *testing.T) {
 	_, err1 := formatSequential(strings.NewReader(in), io.Discard, "in", opts, nil)
 	_, err2 := formatChunks(strings.NewReader(in), io.Discard, "in", opts, chunkSize, 2)
 	for _, err := range []error{err1, err2} {
-		if err == nil || !strings.Contains(err.Error(), "in:2: line longer than 16 MiB") {
-			t.Errorf("got %v, want in:2: line longer than 16 MiB", err)
+		if err == nil || !strings.Contains(err.Error(), "in:2: a line of 16 MiB or more") {
+			t.Errorf("got %v, want in:2: a line of 16 MiB or more", err)
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 // It also returns the number of '\n' in in, which it counts on the way. It
 // is for the parallel path, which has no stripped callback.
 func (w *Writer) fastChunk(in []byte) (lines int, ok bool) {
-	if len(in) > nidump.MaxLine || bytes.IndexByte(in, '"') >= 0 || bytes.IndexByte(in, '\r') >= 0 {
+	if len(in) >= nidump.MaxLine || bytes.IndexByte(in, '"') >= 0 || bytes.IndexByte(in, '\r') >= 0 {
 		return 0, false
 	}
 	var (

@@ -196,7 +196,7 @@ func (r *AliasReader) scan() ([]byte, bool) {
 			r.off = len(r.data)
 		}
 		r.line++
-		if len(line) > MaxLine {
+		if len(line) >= MaxLine {
 			// As the scanner below refuses it.
 			r.err = r.errorf(r.line, "%v", errLineTooLong)
 			return nil, false
@@ -216,9 +216,9 @@ func (r *AliasReader) scan() ([]byte, bool) {
 	return dropCR(r.s.Bytes()), true
 }
 
-// errLineTooLong refuses a line longer than MaxLine, which no aliases file
-// has: it is never held in memory.
-var errLineTooLong = fmt.Errorf("line longer than %d MiB: not an aliases file (or a binary one)", MaxLine>>20)
+// errLineTooLong refuses a line of MaxLine bytes or more, which no
+// aliases file has: it is never held in memory.
+var errLineTooLong = fmt.Errorf("a line of %d MiB or more: not an aliases file (or a binary one)", MaxLine>>20)
 
 // dropCR drops one '\r' at the end of line.
 func dropCR(line []byte) []byte {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestLineTooLong: every reader refuses a line longer than MaxLine with
+// TestLineTooLong: every reader refuses a line of MaxLine bytes or more with
 // the same error, naming the line, whether it reads a stream or memory.
 func TestLineTooLong(t *testing.T) {
 	in := "a: x\n" + strings.Repeat("y", MaxLine+1) + ": z\n"
@@ -32,4 +32,25 @@ func TestLineTooLong(t *testing.T) {
 		_, err = pr.Next()
 	}
 	check("PasswdReader", err)
+}
+
+// TestLineAtTheLimit: a line one byte under MaxLine is read by every
+// reader; one of MaxLine bytes by none.
+func TestLineAtTheLimit(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		fail bool
+	}{{MaxLine - 1, false}, {MaxLine, true}} {
+		in := "a: " + strings.Repeat("y", tc.n-3) + "\n"
+		stream := NewAliasReader(strings.NewReader(in), "in")
+		_, err1 := stream.NextRaw()
+		mem := NewAliasReader(nil, "in")
+		mem.ResetBytes([]byte(in))
+		_, err2 := mem.NextRaw()
+		for _, err := range []error{err1, err2} {
+			if (err != nil) != tc.fail {
+				t.Errorf("a line of %d bytes: %v, want failure %v", tc.n, err, tc.fail)
+			}
+		}
+	}
 }

@@ -109,8 +109,9 @@ func NewPasswdReader(r io.Reader, name string) *PasswdReader {
 	return &PasswdReader{s: s, name: name}
 }
 
-// MaxLine bounds one physical line of a dump; a longer one is an error,
-// never held in memory.
+// MaxLine bounds one physical line of a dump: a line of MaxLine bytes or
+// more is an error, never held in memory (bufio.Scanner's limit with a
+// buffer of MaxLine bytes).
 const MaxLine = 16 << 20
 
 // Next returns the next entry, or io.EOF after the last one.

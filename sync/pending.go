@@ -66,8 +66,8 @@ func saveOwed(dir, label string, paths []string) error {
 	return nil
 }
 
-// owedPaths returns the paths of changed (and of extra) that some special
-// matches.
+// owedPaths returns the paths some special matches among those changed,
+// those whose special failed, and extra: sorted, once each.
 func (hr *hostRun) owedPaths(extra []Change) []string {
 	var out []string
 	add := func(p string) {
@@ -82,14 +82,10 @@ func (hr *hostRun) owedPaths(extra []Change) []string {
 		add(p)
 	}
 	for p := range hr.failed {
-		if !hr.changed[p] {
-			add(p)
-		}
+		add(p)
 	}
 	for _, c := range extra {
-		if !hr.changed[c.Path] && !hr.failed[c.Path] {
-			add(c.Path)
-		}
+		add(c.Path)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -9,11 +9,30 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // schedules name zones; the binary carries the database
 )
 
+// The garbage collector's settings, unless GOGC or GOMEMLIMIT say
+// otherwise. What peoplesync keeps live is small (a few MB: it streams),
+// but reading LDAP allocates a great deal that dies at once (go-ldap's BER
+// decoding), and with the default pacing collecting that is a third of the
+// dump's CPU. Collecting less often, within a cap on the heap, takes that
+// to a few percent: measured, the LDAP dump takes 30% less time, and peak
+// RSS goes from 20 to 32 MB for maildb and from 46 to 68 MB for sync.
+const (
+	gcPercent   = 400
+	memoryLimit = 64 << 20
+)
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newApp(os.Stdin, os.Stdout, os.Stderr).execute(ctx, os.Args[1:])
 	stop()

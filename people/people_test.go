@@ -364,6 +364,37 @@ func TestMirrorPicturesPrune(t *testing.T) {
 	}
 }
 
+// TestPruneOnlyRegularFiles: pruning removes pictures it could have
+// copied, regular files; a symlink or a directory with a picture's name in
+// the People directory is someone else's and stays (and the link's target
+// with it).
+func TestPruneOnlyRegularFiles(t *testing.T) {
+	d := openDir(t)
+	src, outside := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(src, "a.tiff"), "a", 0o644)
+	writeFile(t, filepath.Join(outside, "target.tiff"), "outside", 0o644)
+	writeFile(t, filepath.Join(d.Path(), "gone.tiff"), "gone", 0o644)
+	if err := os.Symlink(filepath.Join(outside, "target.tiff"), filepath.Join(d.Path(), "link.tiff")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(d.Path(), "dir.tiff"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.MirrorPictures(src, PictureOptions{Prune: true}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Removed, []string{"gone.tiff"}) {
+		t.Errorf("removed %q, want [gone.tiff]", res.Removed)
+	}
+	if got, want := names(t, d.Path()), []string{"a.tiff", "dir.tiff", "link.tiff"}; !slices.Equal(got, want) {
+		t.Errorf("People holds %q, want %q", got, want)
+	}
+	if got := readFile(t, filepath.Join(outside, "target.tiff")); got != "outside" {
+		t.Errorf("the link's target holds %q", got)
+	}
+}
+
 func TestMirrorPicturesMissingSource(t *testing.T) {
 	d := openDir(t)
 	_, err := d.MirrorPictures(filepath.Join(t.TempDir(), "nonexistent"), PictureOptions{Prune: true, Force: true}, quiet)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/google/renameio/v2"
 )
@@ -127,4 +129,29 @@ func (hr *hostRun) loadOwed() error {
 	}
 	hr.recorded = paths
 	return nil
+}
+
+// warnOrphanedOwed logs the records in dir of specials owed to servers
+// that are not among hosts any more: nothing will run them.
+func warnOrphanedOwed(dir string, hosts []Host, log *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // none yet, or unreadable: each host reports its own
+	}
+	known := map[string]bool{}
+	for _, h := range hosts {
+		known[filepath.Base(owedFile(dir, h.label()))] = true
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || filepath.Ext(e.Name()) != ".json" || known[e.Name()] {
+			continue
+		}
+		label, err := url.PathUnescape(strings.TrimSuffix(e.Name(), ".json"))
+		if err != nil {
+			continue
+		}
+		paths, _ := loadOwed(dir, label)
+		log.Warn("specials are owed to a server that is no longer configured: run them there by hand, then remove the record",
+			"server", label, "files", paths, "record", filepath.Join(dir, e.Name()))
+	}
 }

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -163,5 +164,27 @@ func TestOwedDryRunAndBadRecord(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(file); string(b) != "{not json" {
 		t.Errorf("the bad record was rewritten: %q", b)
+	}
+}
+
+// TestOwedToAGoneServer: a record for a server no longer configured is
+// reported (nothing would run it) and left alone.
+func TestOwedToAGoneServer(t *testing.T) {
+	p, src, opts, _ := owedSetup(t)
+	must(t, saveOwed(opts.PendingDir, "mars", []string{"aliases"}))
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	if _, err := Run(context.Background(), src, []Host{p.host}, opts, log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), `msg="specials are owed to a server that is no longer configured`) ||
+		!strings.Contains(logged.String(), "server=mars files=[aliases]") {
+		t.Errorf("no warning for the record of mars:\n%s", logged.String())
+	}
+	if strings.Contains(logged.String(), "server="+p.host.label()+" files=") {
+		t.Errorf("the configured server was reported as gone:\n%s", logged.String())
+	}
+	if got, err := loadOwed(opts.PendingDir, "mars"); err != nil || !slices.Equal(got, []string{"aliases"}) {
+		t.Errorf("the record of mars: %q, %v; want it left alone", got, err)
 	}
 }

@@ -58,6 +58,9 @@ func Run(ctx context.Context, src string, hosts []Host, opts Options, log *slog.
 		return failAll(permanent(fmt.Errorf("source %s: %w while delete is on: refusing to touch the servers (not mounted?)", src, ErrSourceEmpty)))
 	}
 
+	if opts.PendingDir != "" {
+		warnOrphanedOwed(opts.PendingDir, hosts, log)
+	}
 	r := &runner{opts: opts, src: source, hostKeys: hk, signers: &signerCache{}, log: log}
 	var g errgroup.Group
 	g.SetLimit(orDefault(opts.Parallel, DefaultParallel))

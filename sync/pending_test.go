@@ -137,7 +137,7 @@ func TestOwedFailedSpecialRetried(t *testing.T) {
 
 // TestOwedDryRunAndBadRecord: a dry run reports the owed special and
 // leaves the record alone; an unreadable record fails the host, naming the
-// file and the fix, and is left for the admin.
+// file and the fix, and is left for the admin (a dry run only warns).
 func TestOwedDryRunAndBadRecord(t *testing.T) {
 	p, src, opts, runs := owedSetup(t)
 	mustSync(t, src, opts, p.host)
@@ -158,6 +158,9 @@ func TestOwedDryRunAndBadRecord(t *testing.T) {
 
 	file := owedFile(opts.PendingDir, p.host.label())
 	must(t, os.WriteFile(file, []byte("{not json"), 0o644))
+	if _, err := runSync(t, context.Background(), src, dry, p.host); err != nil {
+		t.Errorf("a dry run failed on an unreadable record: %v", err)
+	}
 	_, err := runSync(t, context.Background(), src, opts, p.host)
 	if err == nil || !IsPermanent(err) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "remove the file") {
 		t.Fatalf("bad record: %v, want a permanent error naming %s", err, file)

@@ -89,40 +89,25 @@ func (s *Stripper) IsServer(host string) bool { return s.isServer(view(host)) }
 // only reads, so a string can be matched as bytes, in place.
 func view(str string) []byte { return unsafe.Slice(unsafe.StringData(str), len(str)) }
 
+// isServer is IsServer. It compares the host's first label with the
+// servers first (cheap, and most hosts differ there), and only for a host
+// that matches checks that it is a plain host name.
 func (s *Stripper) isServer(host []byte) bool {
 	if n := len(host); n > 0 && host[n-1] == '.' {
 		host = host[:n-1]
 	}
-	label := len(host) // where the first label ends
-	for i, c := range host {
+	if !s.matchHost(host) {
+		return false
+	}
+	for _, c := range host {
 		switch c {
-		case '.':
-			if label == len(host) {
-				label = i
-			}
 		case ' ', '\t', '<', '>':
 			// Not a plain host name (a display name or a route): never a
 			// server.
 			return false
 		}
 	}
-	return s.matches(host, label)
-}
-
-// matches reports whether host, whose first label ends at label, names a
-// server.
-func (s *Stripper) matches(host []byte, label int) bool {
-	for _, n := range s.short {
-		if equalFold(host[:label], n) {
-			return true
-		}
-	}
-	for _, n := range s.qualify {
-		if equalFold(host, n) {
-			return true
-		}
-	}
-	return false
+	return true
 }
 
 // equalFold compares a with lower, which is already lower case, ignoring
@@ -163,8 +148,8 @@ func (s *Stripper) routingLocal(member []byte) int {
 // routingAt is routingLocal for a member whose last '@' is at at (-1: none).
 //
 // It runs for every member with an '@', so it does the least work first:
-// compare the host's first label with the servers, and only for a host that
-// matches check that the member is a plain address.
+// the host (see isServer), and only for a host that is a server the local
+// part.
 func (s *Stripper) routingAt(member []byte, at int) int {
 	if at <= 0 {
 		return -1
@@ -174,19 +159,8 @@ func (s *Stripper) routingAt(member []byte, at int) int {
 		// A program, a file, a quoted local part or :include:.
 		return -1
 	}
-	host := member[at+1:]
-	if n := len(host); n > 0 && host[n-1] == '.' {
-		host = host[:n-1]
-	}
-	if len(host) == 0 || !s.matchHost(host) {
+	if !s.isServer(member[at+1:]) {
 		return -1
-	}
-	for _, c := range host {
-		switch c {
-		case ' ', '\t', '<', '>':
-			// A display name or a route, not a plain address.
-			return -1
-		}
 	}
 	if swar.Index2(member[:at], ' ', '\t') >= 0 {
 		// "Julia Newberg @earth" is not a plain address.
